@@ -1,0 +1,171 @@
+"""The `posthoc` command line: thin wrappers that read options and the environment, then call the core."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from posthoc import __version__
+from posthoc.errors import BadInput, PosthocError
+
+FAIL_ON = ("failed", "warning", "never")
+
+
+class PosthocGroup(click.Group):
+    """Turns PosthocError into one stderr line and its exit code; a traceback only with --debug."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except PosthocError as exc:
+            if ctx.meta.get("posthoc.debug"):
+                traceback.print_exc()
+            click.echo(f"posthoc: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
+            if ctx.meta.get("posthoc.debug"):
+                traceback.print_exc()
+            click.echo(f"posthoc: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", err=True)
+            ctx.exit(1)
+
+
+def _set_debug(ctx, _param, value):
+    if value:
+        ctx.meta["posthoc.debug"] = True
+    return value
+
+
+def store_options(fn):
+    """--tracking-uri, --config and --debug: shared by every command that reads a store."""
+    fn = click.option("--debug", is_flag=True, expose_value=False, callback=_set_debug, is_eager=True,
+                      help="Show tracebacks.")(fn)
+    fn = click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                      help="TOML file with [tool.posthoc] settings (default: ./posthoc.toml or ./pyproject.toml).")(fn)
+    fn = click.option("--tracking-uri", metavar="URI",
+                      help="sqlite:///PATH, a ./mlruns directory or http(s)://HOST. "
+                           "Default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.")(fn)
+    return fn
+
+
+def _open(tracking_uri: str | None):
+    from posthoc.store import open_store, resolve_tracking_uri
+
+    return open_store(resolve_tracking_uri(tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")))
+
+
+def _write(text: str, out: str | None) -> None:
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    from posthoc.files import write_atomic
+
+    write_atomic(Path(out), text)
+    click.echo(f"wrote {out}", err=True)
+
+
+def _exit_code(diagnoses, fail_on: str) -> int:
+    if fail_on == "never":
+        return 0
+    hit = {"failed": ("failed",), "warning": ("failed", "warning")}[fail_on]
+    return 1 if any(d.status in hit for d in diagnoses) else 0
+
+
+@click.group(cls=PosthocGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="posthoc")
+def cli():
+    """Say why logged MLflow training runs went wrong, with evidence.
+
+    \b
+    Start with the demo (trains small numpy models into ./mlflow.db):
+      posthoc demo
+      posthoc analyze --experiment posthoc-demo
+      posthoc analyze RUN_ID --format json | jq .primary
+
+    Exit codes: 0 done, 1 some run reached --fail-on, 2 bad input, 3 store unreachable.
+    """
+
+
+@cli.command()
+@click.argument("run_ids", nargs=-1)
+@click.option("--experiment", "-e", "experiments", multiple=True, metavar="NAME",
+              help="Analyze every active run of this experiment (repeatable).")
+@store_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]),
+              help="text (default on a terminal) or json / jsonl (default when piped).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="failed", show_default=True,
+              help="Exit 1 when a run's status reaches this level.")
+def analyze(run_ids, experiments, tracking_uri, config_path, fmt, out, fail_on):
+    """Diagnose runs: status, root cause, evidence and suggestions.
+
+    \b
+    RUN_IDS are MLflow run ids; or use --experiment NAME for a whole experiment.
+    JSON: one object for a single RUN_ID, else an array (jsonl: one object per line).
+    Nothing is ever written to the tracking store.
+    """
+    from posthoc.config import load_config
+    from posthoc.diagnose import diagnose
+    from posthoc.output import to_json, to_text
+
+    if not run_ids and not experiments:
+        raise BadInput("give one or more RUN_IDS or --experiment NAME (see posthoc analyze --help)")
+    config = load_config(config_path)
+    store = _open(tracking_uri)
+    ids = list(dict.fromkeys(run_ids))
+    if experiments:
+        experiment_ids = list(store.experiment_ids(list(experiments)).values())
+        ids += [r for r in store.run_ids(experiment_ids) if r not in ids]
+        if not ids:
+            raise BadInput(f"experiment {', '.join(experiments)} has no active runs")
+    diagnoses = []
+    with _progress(len(ids), "analyzing") as bar:
+        for batch in store.iter_runs(ids):
+            diagnoses.extend(diagnose(run, config) for run in batch)
+            bar.update(len(batch))
+    fmt = fmt or ("text" if sys.stdout.isatty() and out is None else "json")
+    if fmt == "text":
+        text = to_text(diagnoses, style=click.style if sys.stdout.isatty() and out is None else (lambda t, **k: t))
+    else:
+        text = to_json(diagnoses, fmt, single=len(run_ids) == 1 and not experiments)
+    _write(text, out)
+    sys.exit(_exit_code(diagnoses, fail_on))
+
+
+def _progress(total: int, label: str):
+    """A progress bar on a terminal for long work; silent in pipes and cron."""
+    show = sys.stderr.isatty() and total > 20
+    return click.progressbar(length=total, label=label, file=sys.stderr if show else open(os.devnull, "w"))
+
+
+@cli.command()
+@click.option("--tracking-uri", metavar="URI", help="Where to log the demo (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).")
+@click.option("--experiment", default="posthoc-demo", show_default=True, help="Demo experiment name.")
+@click.option("--debug", is_flag=True, expose_value=False, callback=_set_debug, is_eager=True, help="Show tracebacks.")
+def demo(tracking_uri, experiment):
+    """Train small numpy models with injected faults into MLflow, then analyze every run.
+
+    Writes to the tracking store (that is its job); reuses the demo experiment if it already has runs.
+    """
+    from posthoc.diagnose import diagnose
+    from posthoc.output import summary_line
+    from posthoc.store import load_runs, open_store, resolve_tracking_uri
+    from posthoc.demo import build_demo
+
+    uri = resolve_tracking_uri(tracking_uri, os.environ.get("MLFLOW_TRACKING_URI"))
+    created = build_demo(uri, experiment, progress=lambda name: click.echo(f"  trained {name}", err=True))
+    click.echo(f"{'reused' if not created else 'logged'} experiment {experiment!r} in {uri}", err=True)
+    store = open_store(uri)
+    ids = store.run_ids(list(store.experiment_ids([experiment]).values()))
+    for run in load_runs(store, ids):
+        click.echo(summary_line(diagnose(run)))
+    click.echo(f"\nnext: posthoc analyze --experiment {experiment}" + ("" if tracking_uri is None else f" --tracking-uri {uri}"), err=True)
+
+
+def main():
+    cli(prog_name="posthoc")

@@ -1,0 +1,291 @@
+"""Real small training loops in numpy, with knobs that produce each failure pattern for real.
+
+Softmax regression and MLPs with manual backprop on scikit-learn's bundled datasets; faults come from the
+configuration (learning rate, batch size, init scale, depth, activation, corrupted batches…), never from
+drawing curves. Tests, the demo store and the labeled corpus are all built from these loops.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+NAMING = {  # role → metric key, per logger style
+    "plain": {"train_loss": "train_loss", "val_loss": "val_loss", "grad_norm": "grad_norm", "lr": "lr", "val_acc": "val_acc"},
+    "slash": {"train_loss": "train/loss", "val_loss": "val/loss", "grad_norm": "train/grad_norm", "lr": "train/lr", "val_acc": "val/acc"},
+    "hf": {"train_loss": "loss", "val_loss": "eval_loss", "grad_norm": "grad_norm", "lr": "learning_rate", "val_acc": "eval_accuracy"},
+    "keras": {"train_loss": "loss", "val_loss": "val_loss", "grad_norm": "grad_norm", "lr": "lr", "val_acc": "val_accuracy"},
+    "lightning": {"train_loss": "train_loss_step", "val_loss": "val_loss", "grad_norm": "grad_2.0_norm_total", "lr": "lr-SGD", "val_acc": "val_acc"},
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str = "digits"  # digits | wine | breast_cancer | iris | diabetes (regression, MSE) | synthetic
+    depth: int = 1  # hidden layers; 0 is softmax (or linear) regression
+    hidden: int = 64
+    activation: str = "relu"  # relu | tanh | sigmoid
+    init_scale: float = 1.0  # multiplies He (relu) or Glorot (tanh, sigmoid) init
+    optimizer: str = "sgd"  # sgd | momentum | adam
+    lr: float = 0.05
+    schedule: str = "constant"  # constant | warmup | step | cosine | warmup_cosine
+    warmup_steps: int = 0
+    batch_size: int = 32
+    steps: int = 500
+    weight_decay: float = 0.0
+    train_subset: int = 0  # train on only this many examples (0: all); small subsets overfit
+    label_noise: float = 0.0  # fraction of training labels replaced at random
+    corrupt_steps: tuple[int, ...] = ()  # batches whose inputs are multiplied by corrupt_scale
+    corrupt_scale: float = 30.0  # inf injects non-finite data
+    grad_clip: float = 0.0  # clip the global grad norm (0: off)
+    seed: int = 0
+    log_every: int = 1  # train loss / grad norm / lr logged every k steps (mean loss over the window)
+    val_every: int = 10
+    log_grad_norm: bool = True
+    log_val: bool = True
+    naming: str = "plain"
+
+
+@dataclass
+class History:
+    """What a loop logged: role → (steps, values)."""
+
+    config: TrainConfig
+    metrics: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def load_dataset(name: str, seed: int):
+    """Standardized features, a fixed 70/30 split; y is class ids, or a float target for diabetes."""
+    from sklearn import datasets
+
+    if name == "synthetic":
+        x, y = datasets.make_classification(n_samples=2000, n_features=20, n_informative=10, n_classes=4, random_state=seed)
+    else:
+        loader = {"digits": datasets.load_digits, "wine": datasets.load_wine, "iris": datasets.load_iris,
+                  "breast_cancer": datasets.load_breast_cancer, "diabetes": datasets.load_diabetes}[name]
+        x, y = loader(return_X_y=True)
+    x = (x - x.mean(0)) / (x.std(0) + 1e-8)
+    order = np.random.default_rng(1234).permutation(len(x))
+    cut = int(0.7 * len(x))
+    train, val = order[:cut], order[cut:]
+    return x[train], y[train], x[val], y[val]
+
+
+def _activation(name: str):
+    if name == "relu":
+        return (lambda z: np.maximum(z, 0.0)), (lambda z, a: (z > 0).astype(z.dtype))
+    if name == "tanh":
+        return np.tanh, (lambda z, a: 1.0 - a * a)
+    if name == "sigmoid":
+        return (lambda z: 1.0 / (1.0 + np.exp(-z))), (lambda z, a: a * (1.0 - a))
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def _lr_at(c: TrainConfig, step: int) -> float:
+    progress = step / max(c.steps - 1, 1)
+    factor = 1.0
+    if c.schedule in ("warmup", "warmup_cosine") and c.warmup_steps:
+        factor *= min(1.0, (step + 1) / c.warmup_steps)
+    if c.schedule == "step":
+        factor *= 0.1 ** (int(progress >= 0.5) + int(progress >= 0.75))
+    if c.schedule in ("cosine", "warmup_cosine"):
+        factor *= 0.5 * (1.0 + math.cos(math.pi * progress))
+    return c.lr * factor
+
+
+def train(c: TrainConfig) -> History:
+    """Train for c.steps minibatch steps and return what a logger would have recorded."""
+    rng = np.random.default_rng(c.seed)
+    x_train, y_train, x_val, y_val = load_dataset(c.dataset, c.seed)
+    regression = c.dataset == "diabetes"
+    if c.train_subset:
+        keep = rng.permutation(len(x_train))[: c.train_subset]
+        x_train, y_train = x_train[keep], y_train[keep]
+    classes = 1 if regression else int(max(y_train.max(), y_val.max())) + 1
+    if c.label_noise and not regression:
+        noisy = rng.random(len(y_train)) < c.label_noise
+        y_train = np.where(noisy, rng.integers(0, classes, len(y_train)), y_train)
+    act, act_grad = _activation(c.activation)
+    sizes = [x_train.shape[1]] + [c.hidden] * c.depth + [classes]
+    gain = 2.0 if c.activation == "relu" else 1.0
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        params += [rng.normal(0, c.init_scale * math.sqrt(gain / fan_in), (fan_in, fan_out)), np.zeros(fan_out)]
+    state = [np.zeros_like(p) for p in params] + [np.zeros_like(p) for p in params]
+
+    def forward(x):
+        activations, pre = [x], []
+        a = x
+        for layer in range(c.depth):
+            z = a @ params[2 * layer] + params[2 * layer + 1]
+            a = act(z)
+            pre.append(z)
+            activations.append(a)
+        return a @ params[-2] + params[-1], activations, pre
+
+    def loss_and_delta(out, y):
+        if regression:
+            diff = out[:, 0] - y
+            return float(np.mean(diff**2)), (2.0 * diff / len(y))[:, None]
+        shifted = out - out.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss = float(-log_probs[np.arange(len(y)), y.astype(int)].mean())
+        delta = np.exp(log_probs)
+        delta[np.arange(len(y)), y.astype(int)] -= 1.0
+        return loss, delta / len(y)
+
+    names = NAMING[c.naming]
+    logged: dict[str, list] = {role: [] for role in names}
+    window: list[float] = []
+    order = rng.permutation(len(x_train))
+    cursor = 0
+    with np.errstate(all="ignore"):
+        for step in range(c.steps):
+            if cursor + c.batch_size > len(order):
+                order, cursor = rng.permutation(len(x_train)), 0
+            batch = order[cursor : cursor + c.batch_size]
+            cursor += c.batch_size
+            x, y = x_train[batch], y_train[batch]
+            if step in c.corrupt_steps:
+                x = x * c.corrupt_scale
+            out, activations, pre = forward(x)
+            loss, delta = loss_and_delta(out, y)
+            grads = [None] * len(params)
+            for layer in range(c.depth, -1, -1):
+                grads[2 * layer] = activations[layer].T @ delta
+                grads[2 * layer + 1] = delta.sum(axis=0)
+                if layer:
+                    delta = (delta @ params[2 * layer].T) * act_grad(pre[layer - 1], activations[layer])
+            for i in range(0, len(params), 2):
+                grads[i] = grads[i] + c.weight_decay * params[i]
+            grad_norm = float(math.sqrt(sum(float((g * g).sum()) for g in grads)))
+            if c.grad_clip and grad_norm > c.grad_clip:
+                grads = [g * (c.grad_clip / grad_norm) for g in grads]
+            lr = _lr_at(c, step)
+            _update(c, params, grads, state, lr, step)
+            window.append(loss)
+            if (step + 1) % c.log_every == 0 or step == c.steps - 1:
+                logged["train_loss"].append((step, float(np.mean(window))))
+                logged["grad_norm"].append((step, grad_norm))
+                logged["lr"].append((step, lr))
+                window = []
+            if c.log_val and ((step + 1) % c.val_every == 0 or step == c.steps - 1):
+                val_out = forward(x_val)[0]
+                logged["val_loss"].append((step, loss_and_delta(val_out, y_val)[0]))
+                if not regression:
+                    logged["val_acc"].append((step, float((val_out.argmax(axis=1) == y_val).mean())))
+    if not c.log_grad_norm or c.naming == "keras":
+        logged.pop("grad_norm")
+    if not c.log_val:
+        logged.pop("val_loss"), logged.pop("val_acc")
+    metrics = {
+        names[role]: (np.array([p[0] for p in points], dtype=np.int64), np.array([p[1] for p in points]))
+        for role, points in logged.items()
+        if points
+    }
+    return History(c, metrics)
+
+
+def _update(c: TrainConfig, params, grads, state, lr: float, step: int) -> None:
+    n = len(params)
+    for i, (p, g) in enumerate(zip(params, grads)):
+        if c.optimizer == "sgd":
+            p -= lr * g
+        elif c.optimizer == "momentum":
+            state[i] = 0.9 * state[i] + g
+            p -= lr * state[i]
+        elif c.optimizer == "adam":
+            state[i] = 0.9 * state[i] + 0.1 * g
+            state[n + i] = 0.999 * state[n + i] + 0.001 * g * g
+            m_hat = state[i] / (1 - 0.9 ** (step + 1))
+            v_hat = state[n + i] / (1 - 0.999 ** (step + 1))
+            p -= lr * m_hat / (np.sqrt(v_hat) + 1e-8)
+        else:
+            raise ValueError(f"unknown optimizer {c.optimizer!r}")
+
+
+def config_params(c: TrainConfig) -> dict[str, str]:
+    """The params a run logs: every knob, as MLflow would store them (strings)."""
+    return {f.name: str(getattr(c, f.name)) for f in dataclasses.fields(c)}
+
+
+def log_history(client, experiment_id: str, history: History, run_name: str, tags: dict[str, str] | None = None,
+                status: str = "FINISHED", ms_per_step: int = 20) -> str:
+    """Log a trained history as one MLflow run with batched calls; returns the run id."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    start = int(time.time() * 1000)
+    run = client.create_run(experiment_id, run_name=run_name, start_time=start)
+    run_id = run.info.run_id
+    params = [Param(k, v) for k, v in config_params(history.config).items()]
+    run_tags = [RunTag(k, v) for k, v in (tags or {}).items()]
+    metrics = [
+        Metric(key, float(value), start + int(step) * ms_per_step, int(step))
+        for key, (steps, values) in history.metrics.items()
+        for step, value in zip(steps, values)
+    ]
+    client.log_batch(run_id, params=params, tags=run_tags)
+    for offset in range(0, len(metrics), 1000):  # MLflow's per-call limit
+        client.log_batch(run_id, metrics=metrics[offset : offset + 1000])
+    if status != "RUNNING":
+        last = max((int(s[-1]) for s, _ in history.metrics.values() if len(s)), default=0)
+        client.set_terminated(run_id, status=status, end_time=start + last * ms_per_step + 1)
+    return run_id
+
+
+# The demo experiment: one run per pattern, each produced by its configuration alone.
+DEMO_RUNS: tuple[tuple[str, TrainConfig], ...] = (
+    ("healthy-mlp-sgd", TrainConfig(lr=0.05, steps=600)),
+    ("healthy-adam-cosine", TrainConfig(optimizer="adam", lr=0.003, schedule="warmup_cosine", warmup_steps=50, steps=600, naming="hf")),
+    ("healthy-softmax-wine", TrainConfig(dataset="wine", depth=0, lr=0.1, batch_size=16, steps=400, naming="slash")),
+    ("nan-corrupted-batch", TrainConfig(lr=0.05, steps=600, corrupt_steps=(300,), corrupt_scale=float("inf"))),
+    ("diverging-lr", TrainConfig(lr=3.0, steps=400, naming="keras")),
+    ("exploding-deep-init", TrainConfig(depth=6, init_scale=3.0, lr=0.01, steps=400)),
+    ("oscillating-momentum", TrainConfig(optimizer="momentum", lr=0.5, steps=600)),
+    ("spiky-corrupted-batches", TrainConfig(lr=0.05, steps=800, corrupt_steps=(200, 420, 650), corrupt_scale=8.0)),
+    ("vanishing-deep-sigmoid", TrainConfig(depth=8, activation="sigmoid", init_scale=0.3, lr=0.05, steps=600, naming="lightning")),
+    ("overfitting-small-subset", TrainConfig(train_subset=60, hidden=256, lr=0.1, steps=1500, batch_size=30)),
+    ("underfitting-weight-decay", TrainConfig(weight_decay=0.5, lr=0.05, steps=600)),
+    ("noisy-batch-1", TrainConfig(batch_size=1, lr=0.05, steps=800)),
+)
+
+
+def open_client(uri: str):
+    """An MlflowClient for writing demo runs, with MLflow's refusals turned into clear errors."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from posthoc.errors import BadInput, StoreUnreachable
+
+    if uri.startswith(("http://", "https://")):
+        from posthoc.store.client import _probe
+
+        _probe(uri)
+    try:
+        client = MlflowClient(tracking_uri=uri)
+        client.search_experiments(max_results=1)
+    except MlflowException as exc:
+        if "MLFLOW_ALLOW_FILE_STORE" in str(exc):
+            raise BadInput(
+                f"MLflow 3 writes file stores such as {uri} only with MLFLOW_ALLOW_FILE_STORE=true: "
+                "set it, or use sqlite:///mlflow.db"
+            ) from exc
+        raise StoreUnreachable(f"cannot open tracking store {uri}: {exc.message.splitlines()[0]}") from exc
+    return client
+
+
+def build_demo(uri: str, experiment: str, progress=lambda name: None) -> bool:
+    """Train and log DEMO_RUNS into `experiment` unless it already holds runs; True if it logged them."""
+    client = open_client(uri)
+    existing = client.get_experiment_by_name(experiment)
+    if existing is not None and client.search_runs([existing.experiment_id], max_results=1):
+        return False
+    experiment_id = existing.experiment_id if existing is not None else client.create_experiment(experiment)
+    for name, config in DEMO_RUNS:
+        log_history(client, experiment_id, train(config), name, tags={"posthoc.demo": "true"})
+        progress(name)
+    return True

@@ -1,0 +1,77 @@
+"""Reading MLflow: a fast read-only path for sqlite and file stores, the MLflow client for
+servers and other databases.
+
+Every store offers the same four calls; none of them ever writes to the tracking store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Protocol
+from urllib.parse import unquote, urlparse
+
+from posthoc.errors import BadInput, StoreUnreachable
+from posthoc.model import Run
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow 3's own default, relative to the working directory
+
+
+class Store(Protocol):
+    uri: str
+
+    def experiment_ids(self, names: list[str]) -> dict[str, str]:
+        """name → id for each active experiment; BadInput names the unknown ones."""
+
+    def run_ids(self, experiment_ids: list[str]) -> list[str]:
+        """Active runs of these experiments, oldest first."""
+
+    def run_versions(self, experiment_ids: list[str]) -> dict[str, tuple[str, int]]:
+        """run id → (status, latest metric timestamp or end time): cheap change detection."""
+
+    def iter_runs(self, run_ids: list[str]) -> Iterator[list[Run]]:
+        """The runs, whole, in batches (in the order asked); BadInput names unknown ids."""
+
+
+def load_runs(store: Store, run_ids: list[str]) -> list[Run]:
+    return [run for batch in store.iter_runs(list(run_ids)) for run in batch]
+
+
+def resolve_tracking_uri(explicit: str | None, environment: str | None) -> str:
+    """--tracking-uri, else MLFLOW_TRACKING_URI, else MLflow's default."""
+    return explicit or environment or DEFAULT_TRACKING_URI
+
+
+def open_store(uri: str) -> Store:
+    """Pick the reader for this URI; a missing local store is an error and is never created."""
+    scheme = urlparse(uri).scheme
+    if scheme == "sqlite":
+        from posthoc.store.sqlite import open_sqlite
+
+        return open_sqlite(uri)
+    if scheme in ("http", "https", "databricks"):
+        from posthoc.store.client import ClientStore
+
+        return ClientStore(uri)
+    if scheme in ("", "file"):
+        from posthoc.store.files import FileStore
+
+        path = Path(unquote(urlparse(uri).path) if scheme == "file" else uri)
+        return FileStore(uri, path)
+    if scheme.split("+")[0] in ("postgresql", "mysql", "mssql"):
+        from posthoc.store.client import ClientStore
+
+        return ClientStore(uri)  # the MLflow client reads other SQL stores
+    raise BadInput(f"unsupported tracking URI {uri!r}: use sqlite:///PATH, a directory, or http(s)://HOST")
+
+
+def unknown_runs_error(missing: list[str], uri: str) -> BadInput:
+    shown = ", ".join(repr(r) for r in missing[:5]) + (" …" if len(missing) > 5 else "")
+    return BadInput(f"run {shown} not found in {uri}; check the id (posthoc analyze --experiment NAME lists by experiment)")
+
+
+def unknown_experiments_error(missing: list[str], uri: str) -> BadInput:
+    shown = ", ".join(repr(n) for n in missing)
+    return BadInput(f"experiment {shown} not found in {uri}; check the name")
+
+
+__all__ = ["Store", "open_store", "load_runs", "resolve_tracking_uri", "StoreUnreachable"]

@@ -1,0 +1,113 @@
+"""Direct read-only reader for MLflow file stores (`./mlruns`).
+
+MLflow 3's own FileStore refuses to open without MLFLOW_ALLOW_FILE_STORE=true and creates `.trash` on open;
+the layout is plain text, so we read it ourselves and never write.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import yaml
+
+from posthoc.errors import StoreUnreachable
+from posthoc.model import Run, Series
+from posthoc.store import unknown_experiments_error, unknown_runs_error
+
+RUN_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
+SKIPPED_DIRS = {".trash", "models", "datasets"}
+
+
+class FileStore:
+    def __init__(self, uri: str, root: Path):
+        if not root.is_dir():
+            raise StoreUnreachable(
+                f"no MLflow store at {root.absolute()}: the directory does not exist; check --tracking-uri"
+            )
+        self.uri = uri
+        self.root = root
+
+    def _experiments(self) -> dict[str, dict]:
+        out = {}
+        for meta_path in sorted(self.root.glob("*/meta.yaml")):
+            if meta_path.parent.name in SKIPPED_DIRS:
+                continue
+            meta = _read_yaml(meta_path)
+            if meta.get("lifecycle_stage", "active") == "active":
+                out[str(meta.get("experiment_id", meta_path.parent.name))] = meta
+        return out
+
+    def experiment_ids(self, names: list[str]) -> dict[str, str]:
+        by_name = {meta.get("name"): eid for eid, meta in self._experiments().items()}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise unknown_experiments_error(missing, self.uri)
+        return {n: by_name[n] for n in names}
+
+    def _run_metas(self, experiment_ids: list[str]) -> list[dict]:
+        metas = []
+        for eid in experiment_ids:
+            for meta_path in (self.root / eid).glob("*/meta.yaml"):
+                meta = _read_yaml(meta_path)
+                if meta.get("lifecycle_stage", "active") == "active":
+                    metas.append(meta)
+        return sorted(metas, key=lambda m: (m.get("start_time") or 0, str(m.get("run_id"))))
+
+    def run_ids(self, experiment_ids: list[str]) -> list[str]:
+        return [str(m["run_id"]) for m in self._run_metas(experiment_ids)]
+
+    def run_versions(self, experiment_ids: list[str]) -> dict[str, tuple[str, int]]:
+        out = {}
+        for meta in self._run_metas(experiment_ids):
+            run_dir = self.root / str(meta["experiment_id"]) / str(meta["run_id"])
+            stamps = [int(p.stat().st_mtime_ns // 1_000_000) for p in (run_dir / "metrics").rglob("*") if p.is_file()]
+            version = max([*stamps, int(meta.get("end_time") or 0)])
+            out[str(meta["run_id"])] = (RUN_STATUS.get(meta.get("status"), str(meta.get("status"))), version)
+        return out
+
+    def iter_runs(self, run_ids: list[str]) -> Iterator[list[Run]]:
+        dirs = {}
+        for run_dir in self.root.glob("*/*"):
+            if run_dir.name in run_ids and (run_dir / "meta.yaml").is_file():
+                dirs[run_dir.name] = run_dir
+        missing = [r for r in run_ids if r not in dirs]
+        if missing:
+            raise unknown_runs_error(missing, self.uri)
+        for start in range(0, len(run_ids), 100):
+            yield [_read_run(dirs[r]) for r in run_ids[start : start + 100]]
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise StoreUnreachable(f"cannot read {path}: {exc}") from exc
+
+
+def _read_key_files(folder: Path) -> dict[str, str]:
+    """MLflow stores a key with slashes as nested folders: `train/loss` → metrics/train/loss."""
+    if not folder.is_dir():
+        return {}
+    return {p.relative_to(folder).as_posix(): p.read_text() for p in folder.rglob("*") if p.is_file()}
+
+
+def _read_run(run_dir: Path) -> Run:
+    meta = _read_yaml(run_dir / "meta.yaml")
+    metrics = {}
+    for key, text in _read_key_files(run_dir / "metrics").items():
+        table = np.array(text.split(), dtype=np.float64).reshape(-1, 3)  # timestamp value step
+        metrics[key] = Series.from_points(key, table[:, 2], table[:, 1], table[:, 0])
+    tags = _read_key_files(run_dir / "tags")
+    return Run(
+        run_id=str(meta.get("run_id", run_dir.name)),
+        run_name=str(meta.get("run_name") or tags.get("mlflow.runName", "")),
+        experiment_id=str(meta.get("experiment_id", run_dir.parent.name)),
+        status=RUN_STATUS.get(meta.get("status"), str(meta.get("status"))),
+        start_time=meta.get("start_time"),
+        end_time=meta.get("end_time"),
+        params=_read_key_files(run_dir / "params"),
+        tags=tags,
+        metrics=metrics,
+    )
