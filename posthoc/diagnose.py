@@ -38,6 +38,9 @@ def diagnose(run: Run, config: Config | None = None, strict: bool = False) -> Di
             if strict:
                 raise
             errors.append(f"{detector.PATTERN}: {type(exc).__name__}: {exc}")
+    if not any(s.finite_count for s in run.metrics.values()):
+        findings.append(Finding("insufficient_data", "info", 1.0, None, None, None, {"metrics_logged": len(run.metrics)},
+                                "the run logged no finite metric values: nothing to analyze"))
     ordered = tuple(sorted(findings, key=_order_key))
     return Diagnosis(
         run=run,

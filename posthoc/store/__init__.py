@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Iterator, Protocol
 from urllib.parse import unquote, urlparse
 
+import numpy as np
+
 from posthoc.errors import BadInput, StoreUnreachable
 from posthoc.model import Run
 
@@ -30,6 +32,16 @@ class Store(Protocol):
 
     def iter_runs(self, run_ids: list[str]) -> Iterator[list[Run]]:
         """The runs, whole, in batches (in the order asked); BadInput names unknown ids."""
+
+
+MAX_FLOAT = 1.7976931348623157e308  # MLflow's SQL schema writes ±Inf as ±max float
+
+
+def decode_infinities(values: np.ndarray) -> np.ndarray:
+    """Map MLflow's SQL encoding of ±Inf back; the server passes it through unchanged."""
+    values[values >= MAX_FLOAT] = np.inf
+    values[values <= -MAX_FLOAT] = -np.inf
+    return values
 
 
 def load_runs(store: Store, run_ids: list[str]) -> list[Run]:

@@ -7,9 +7,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
+import numpy as np
+
 from posthoc.errors import BadInput, StoreUnreachable
 from posthoc.model import Run, Series
-from posthoc.store import unknown_experiments_error, unknown_runs_error
+from posthoc.store import decode_infinities, unknown_experiments_error, unknown_runs_error
 
 BULK_MAX_ROWS = 25_000  # the server truncates one get-history-bulk response here
 BULK_MAX_RUNS = 100  # and refuses more run ids per request
@@ -113,9 +115,8 @@ class ClientStore:
             metrics = {}
             for key in {m.key for m in info.data._metric_objs}:
                 rows = points.get((run_id, key), [])
-                metrics[key] = Series.from_points(
-                    key, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
-                )
+                values = decode_infinities(np.array([r[1] for r in rows], dtype=np.float64))
+                metrics[key] = Series.from_points(key, [r[0] for r in rows], values, [r[2] for r in rows])
             runs.append(
                 Run(
                     run_id=run_id,

@@ -15,7 +15,7 @@ import numpy as np
 
 from posthoc.errors import StoreUnreachable
 from posthoc.model import Run, Series
-from posthoc.store import unknown_experiments_error, unknown_runs_error
+from posthoc.store import decode_infinities, unknown_experiments_error, unknown_runs_error
 
 # Alembic revisions written by MLflow 1.x–3.17 (mlflow/store/db_migrations/versions); all keep the
 # columns read here. An unknown revision means a newer MLflow: we fall back to its own client.
@@ -38,7 +38,6 @@ REQUIRED_COLUMNS = {
     "experiments": {"experiment_id", "name", "lifecycle_stage"},
     "latest_metrics": {"run_uuid", "timestamp"},
 }
-MAX_FLOAT = 1.7976931348623157e308  # MLflow's SQL store writes ±Inf as ±max float
 BATCH_RUNS = 200
 
 
@@ -126,9 +125,10 @@ class SqliteStore:
                 "GROUP BY run_uuid, key ORDER BY run_uuid, key",
                 run_ids,
             ).fetchall()
+            # the (run_uuid, key, step) index delivers this order without a sort; NaN comes back as NULL
             rows = db.execute(
-                f"SELECT step, timestamp, value, is_nan FROM metrics WHERE run_uuid IN ({marks}) "
-                "ORDER BY run_uuid, key, step, timestamp",
+                f"SELECT step, timestamp, CASE is_nan WHEN 0 THEN value END FROM metrics WHERE run_uuid IN ({marks}) "
+                "ORDER BY run_uuid, key, step",
                 run_ids,
             ).fetchall()
         except sqlite3.DatabaseError as exc:
@@ -166,12 +166,9 @@ def _key_values(db: sqlite3.Connection, table: str, marks: str, run_ids: list[st
 
 def _split_series(counts: list[tuple], rows: list[tuple]) -> dict[str, dict[str, Series]]:
     """Cut the sorted rows into one Series per (run, key), mapping MLflow's NaN/Inf encoding back."""
-    table = np.array(rows, dtype=np.float64).reshape(-1, 4)
+    table = np.array(rows, dtype=np.float64).reshape(-1, 3)  # None (a NaN row) becomes nan
     steps, timestamps = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
-    values = table[:, 2]
-    values[table[:, 3] != 0] = np.nan
-    values[values >= MAX_FLOAT] = np.inf
-    values[values <= -MAX_FLOAT] = -np.inf
+    values = decode_infinities(table[:, 2])
     out: dict[str, dict[str, Series]] = {}
     start = 0
     for run_id, key, count in counts:

@@ -1,0 +1,132 @@
+"""Every reader returns the same runs, exactly, and never writes to the store."""
+
+import dataclasses
+import hashlib
+import shutil
+import sqlite3
+import time
+
+import numpy as np
+import pytest
+
+from posthoc.demo import TrainConfig, train
+from posthoc.errors import BadInput, StoreUnreachable
+from posthoc.store import load_runs, open_store
+from posthoc.store.client import ClientStore
+from posthoc.store.sqlite import SqliteStore
+from tests.conftest import QUICK
+
+NAN_RUN = dataclasses.replace(QUICK, corrupt_steps=(60,), corrupt_scale=float("inf"), naming="slash")
+
+
+def _fill(builder):
+    builder.add("healthy", QUICK)
+    builder.add("nan", NAN_RUN)
+    builder.add("running", dataclasses.replace(QUICK, steps=40, naming="hf"), status="RUNNING")
+    builder.client.log_metric(builder.ids["healthy"], "odd metric/with spaces", float("-inf"), step=5)
+    return builder
+
+
+def _check_against_training(builder):
+    store = open_store(builder.uri)
+    runs = {r.run_name: r for r in load_runs(store, list(builder.ids.values()))}
+    for name, config in (("healthy", QUICK), ("nan", NAN_RUN)):
+        history = train(config)
+        for key, (steps, values) in history.metrics.items():
+            series = runs[name].metrics[key]
+            assert series.steps.tolist() == steps.tolist()
+            np.testing.assert_array_equal(series.values, values)  # NaN where NaN, exact elsewhere
+    assert np.isnan(runs["nan"].metrics["train/loss"].values[60])
+    assert runs["healthy"].metrics["odd metric/with spaces"].values.tolist() == [-np.inf]
+    assert runs["running"].status == "RUNNING" and runs["healthy"].status == "FINISHED"
+    assert runs["healthy"].params["lr"] == str(QUICK.lr)
+    return store
+
+
+def test_sqlite_reader_is_exact(sqlite_store):
+    store = _check_against_training(_fill(sqlite_store))
+    assert isinstance(store, SqliteStore)
+
+
+def test_file_store_reader_is_exact(file_store, monkeypatch):
+    _fill(file_store)
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")  # our reader needs no opt-in and writes nothing
+    _check_against_training(file_store)
+
+
+def test_server_reader_is_exact(server_store):
+    store = _check_against_training(_fill(server_store))
+    assert isinstance(store, ClientStore)
+
+
+def test_server_reads_past_the_bulk_row_limit(server_store):
+    """The server truncates a bulk response at 25,000 rows; a longer history must still come back whole."""
+    from mlflow.entities import Metric
+
+    run_id = server_store.add("short", dataclasses.replace(QUICK, steps=20))
+    now = int(time.time() * 1000)
+    metrics = [Metric("long_loss", float(step % 97), now + step, step) for step in range(30_000)]
+    for start in range(0, len(metrics), 1000):
+        server_store.client.log_batch(run_id, metrics=metrics[start : start + 1000])
+    run = load_runs(open_store(server_store.uri), [run_id])[0]
+    assert len(run.metrics["long_loss"]) == 30_000 and run.metrics["long_loss"].steps[-1] == 29_999
+
+
+def test_experiment_lookup_and_run_order(sqlite_store):
+    sqlite_store.add("a", QUICK, experiment="exp-1")
+    sqlite_store.add("b", QUICK, experiment="exp-1")
+    store = open_store(sqlite_store.uri)
+    ids = store.run_ids(list(store.experiment_ids(["exp-1"]).values()))
+    assert ids == [sqlite_store.ids["a"], sqlite_store.ids["b"]]
+    with pytest.raises(BadInput, match="experiment 'nope' not found"):
+        store.experiment_ids(["nope"])
+
+
+def test_unknown_run_id_is_bad_input(sqlite_store):
+    sqlite_store.add("a")
+    with pytest.raises(BadInput, match="run 'deadbeef' not found"):
+        load_runs(open_store(sqlite_store.uri), ["deadbeef"])
+
+
+def test_missing_store_is_unreachable_and_not_created(tmp_path):
+    with pytest.raises(StoreUnreachable, match="does not exist"):
+        open_store(f"sqlite:///{tmp_path / 'absent.db'}")
+    with pytest.raises(StoreUnreachable, match="does not exist"):
+        open_store(str(tmp_path / "absent-mlruns"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_server_down_is_unreachable_fast():
+    start = time.time()
+    with pytest.raises(StoreUnreachable, match="unreachable"):
+        open_store("http://127.0.0.1:9")
+    assert time.time() - start < 10
+
+
+def test_unknown_schema_falls_back_to_the_mlflow_client(sqlite_store, monkeypatch):
+    """A revision we do not know (a newer MLflow) is read by the installed MLflow's own client."""
+    import posthoc.store.sqlite as fast
+
+    _fill(sqlite_store)
+    monkeypatch.setattr(fast, "KNOWN_SCHEMA_REVISIONS", frozenset())
+    store = _check_against_training(sqlite_store)
+    assert isinstance(store, ClientStore)
+
+
+def test_schema_nobody_knows_is_a_clear_error(sqlite_store, tmp_path):
+    sqlite_store.add("a")
+    copy = tmp_path / "copy.db"
+    shutil.copy(sqlite_store.uri.removeprefix("sqlite:///"), copy)
+    with sqlite3.connect(copy) as db:
+        db.execute("UPDATE alembic_version SET version_num = 'ffffffffffff'")
+    with pytest.raises(StoreUnreachable, match="ffffffffffff"):
+        open_store(f"sqlite:///{copy}")
+
+
+def test_reading_never_writes(sqlite_store):
+    _fill(sqlite_store)
+    path = sqlite_store.uri.removeprefix("sqlite:///")
+    before = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    store = open_store(sqlite_store.uri)
+    load_runs(store, store.run_ids(list(store.experiment_ids(["tests"]).values())))
+    assert hashlib.sha256(open(path, "rb").read()).hexdigest() == before
