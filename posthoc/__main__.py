@@ -1,0 +1,3 @@
+from posthoc.cli import main
+
+main()
