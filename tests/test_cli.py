@@ -120,3 +120,12 @@ def test_demo_on_file_store_without_opt_in_says_so(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
     result = run("demo", "--tracking-uri", str(tmp_path / "mlruns"))
     assert result.exit_code == 2 and "MLFLOW_ALLOW_FILE_STORE=true" in result.stderr
+
+
+def test_run_without_metrics_says_no_data(sqlite_store):
+    sqlite_store.add("x")
+    bare = sqlite_store.client.create_run(sqlite_store.experiment("tests"), run_name="bare").info.run_id
+    result = run("analyze", bare, "--tracking-uri", sqlite_store.uri, "--format", "text")
+    assert result.exit_code == 0 and "NO DATA" in result.stdout and "RUNNING" in result.stdout
+    out = json.loads(run("analyze", bare, "--tracking-uri", sqlite_store.uri, "--format", "json").stdout)
+    assert out["findings"][0]["pattern"] == "insufficient_data" and out["status"] == "healthy"

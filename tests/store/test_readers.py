@@ -130,3 +130,26 @@ def test_reading_never_writes(sqlite_store):
     store = open_store(sqlite_store.uri)
     load_runs(store, store.run_ids(list(store.experiment_ids(["tests"]).values())))
     assert hashlib.sha256(open(path, "rb").read()).hexdigest() == before
+
+
+@pytest.mark.parametrize("builder_name", ["sqlite_store", "file_store"])
+def test_odd_logging_is_read_as_logged(builder_name, request):
+    """Unsorted and duplicate steps (the latest timestamp wins), one-point and all-NaN metrics, a bare run."""
+    from mlflow.entities import Metric
+
+    builder = request.getfixturevalue(builder_name)
+    run_id = builder.add("odd", dataclasses.replace(QUICK, steps=20))
+    now = int(time.time() * 1000)
+    builder.client.log_batch(run_id, metrics=[
+        Metric("unsorted", 3.0, now + 1, 30), Metric("unsorted", 1.0, now + 2, 10), Metric("unsorted", 2.0, now + 3, 20),
+        Metric("unsorted", 9.0, now + 9, 10),  # step 10 again, logged later: replaces 1.0
+        Metric("single", 0.5, now, 7),
+        Metric("all_nan", float("nan"), now, 0), Metric("all_nan", float("nan"), now + 1, 1),
+    ])
+    bare = builder.client.create_run(builder.experiment("tests"), run_name="bare").info.run_id
+    store = open_store(builder.uri)
+    run, empty = load_runs(store, [run_id, bare])
+    assert run.metrics["unsorted"].steps.tolist() == [10, 20, 30]
+    assert run.metrics["unsorted"].values.tolist() == [9.0, 2.0, 3.0]
+    assert run.metrics["single"].steps.tolist() == [7] and run.metrics["all_nan"].finite_count == 0
+    assert empty.metrics == {} and empty.status == "RUNNING"
