@@ -246,16 +246,19 @@ def _compare_param(param, varying, table, levels, runs, patterns, global_noise, 
     if not matched.any():
         confounders = [q for q in others
                        if _varies_within(table[param].to_numpy(), _group_ids(table, [o for o in others if o != q])).any()]
-        if not confounders:
-            confounders, note = others, "never varied alone or with just one other param"
-        context = _group_ids(table, [q for q in others if q not in confounders])
-        matched = _varies_within(table[param].to_numpy(), context)
-        note = note or f"always changed together with {', '.join(confounders)}"
+        if confounders:
+            context = _group_ids(table, [q for q in others if q not in confounders])
+            matched = _varies_within(table[param].to_numpy(), context)
+            note = f"always changed together with {', '.join(confounders)}"
+        else:  # no fair comparison at all: describe each value over every run, claim nothing
+            confounders = _co_varying(table, param, others)
+            context, matched = np.zeros(len(table), dtype=np.int64), np.ones(len(table), dtype=bool)
+            note = "never changed alone (always with two or more other params): no fair comparison"
     sub = table[matched].assign(_context=context[matched])
     values = _value_outcomes(sub, param, levels, runs, patterns)
     adjusted = {v.value_code: v.adjusted_mean for v in values if np.isfinite(v.adjusted_mean)}
     effect = best = worst = None
-    if len(adjusted) >= 2:
+    if len(adjusted) >= 2 and not note.startswith("never"):
         pick = min if mode == "min" else max
         best = pick(adjusted, key=adjusted.get)
         worst = (max if mode == "min" else min)(adjusted, key=adjusted.get)
@@ -285,6 +288,16 @@ def _compare_param(param, varying, table, levels, runs, patterns, global_noise, 
     )
     if not out.note and source == "none":
         out.note = "no replicates: noise unknown"
+    return out
+
+
+def _co_varying(table, param: str, others: list[str]) -> list[str]:
+    """Params whose set of values differs between values of `param` (they moved when it moved)."""
+    out = []
+    for q in others:
+        present = table.groupby([param, q]).size().unstack(fill_value=0) > 0
+        if (present != present.iloc[0]).to_numpy().any():
+            out.append(q)
     return out
 
 

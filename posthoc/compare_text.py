@@ -19,7 +19,7 @@ def _label(c) -> str:
 
 
 def _runs_text(a, b) -> str:
-    return f"{a.n} runs each" if a.n == b.n else f"{a.n} and {b.n} runs"
+    return f"{a.n} run{'' if a.n == 1 else 's'} each" if a.n == b.n else f"{a.n} and {b.n} runs"
 
 
 def _failure_text(pc) -> list[str]:
@@ -49,6 +49,10 @@ def _sentence(c, pc) -> str:
     return f"{pc.param} made no clear difference: {head.split(' ', 1)[1]}, effect {fmt(pc.effect)} within noise"
 
 
+def _names(names) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def summarize(c) -> list[str]:
     """One sentence per finding, most important first: significant effects, confounded groups, the rest."""
     if c.run_count < 2 or not c.comparisons:
@@ -59,14 +63,18 @@ def summarize(c) -> list[str]:
             lines.append(_sentence(c, pc))
             lines.extend(_failure_text(pc))
     seen = set()
+    alone = [pc.param for pc in c.comparisons if pc.confounded and pc.note.startswith("never")]
+    if alone:
+        lines.append(f"{_names(sorted(alone))} never changed alone (always with two or more other params): "
+                     "no fair comparison")
     for pc in c.comparisons:
-        if not pc.confounded:
+        if not pc.confounded or pc.param in alone:
             continue
         group = tuple(sorted([pc.param, *pc.confounders]))
         if group in seen:
             continue
         seen.add(group)
-        names = ", ".join(group[:-1]) + " and " + group[-1]
+        names = _names(group)
         joint = [other for other in c.comparisons if other.param in group and other.joint_significant]
         tail = "; together they changed the outcome beyond noise" if joint else ""
         lines.append(f"{names} always changed together: confounded{tail}")
