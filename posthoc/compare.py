@@ -276,6 +276,9 @@ def _compare_param(param, varying, table, levels, runs, patterns, global_noise, 
 
         noise = float(t.ppf(0.975, noise_df) * noise_std * math.sqrt(1 / by_code[best].n + 1 / by_code[worst].n))
     failure_decided = _decided_by_failures(values)
+    if best is None and failure_decided:  # only one value trained at all: it is best, a failing one worst
+        best = next(v.value_code for v in values if v.n >= 2 and v.failures == 0)
+        worst = next(v.value_code for v in values if v.failures >= 2 and v.n == 0)
     clears = effect is not None and noise is not None and effect > noise
     confounded = bool(confounders)
     out = ParamComparison(

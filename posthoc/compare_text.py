@@ -33,20 +33,24 @@ def _failure_text(pc) -> list[str]:
     return lines
 
 
-def _sentence(c, pc) -> str:
+def _sentences(c, pc) -> list[str]:
+    """The effect in words (beyond noise or not), then which values failed outright."""
+    failures = _failure_text(pc)
+    if pc.best_value is None or pc.effect is None:
+        return failures or [f"{pc.param}: no two values with a finite outcome to compare"]
     by_value = {display(v.value): v for v in pc.values}
-    if pc.best_value is None:
-        return f"{pc.param}: no two values with a finite outcome to compare"
     best, worst = by_value[display(pc.best_value)], by_value[display(pc.worst_value)]
-    verb = ("lowered" if c.mode == "min" else "raised") if pc.significant else "changed"
+    clears = pc.noise is not None and pc.effect > pc.noise
+    verb = ("lowered" if c.mode == "min" else "raised") if clears else "changed"
     noise = f"noise ±{fmt(pc.noise)}" if pc.noise is not None else "no replicates: noise unknown"
     head = (f"{pc.param} {display(pc.worst_value)} → {display(pc.best_value)} {verb} {_label(c)} "
             f"{fmt(worst.mean)} → {fmt(best.mean)} ({_runs_text(worst, best)}, {noise})")
-    if pc.significant:
-        return head
+    if clears:
+        return [head, *failures]
     if pc.noise is None:
-        return head + ": cannot tell whether that is more than seed noise"
-    return f"{pc.param} made no clear difference: {head.split(' ', 1)[1]}, effect {fmt(pc.effect)} within noise"
+        return [head + ": cannot tell whether that is more than seed noise", *failures]
+    quiet = f"{pc.param} made no clear difference: {head.split(' ', 1)[1]}, effect {fmt(pc.effect)} within noise"
+    return [*failures, quiet] if pc.failure_decided else [quiet, *failures]
 
 
 def _names(names) -> str:
@@ -60,8 +64,7 @@ def summarize(c) -> list[str]:
     lines = []
     for pc in c.comparisons:
         if pc.significant and not pc.confounded:
-            lines.append(_sentence(c, pc))
-            lines.extend(_failure_text(pc))
+            lines.extend(_sentences(c, pc))
     seen = set()
     alone = [pc.param for pc in c.comparisons if pc.confounded and pc.note.startswith("never")]
     if alone:
@@ -80,8 +83,7 @@ def summarize(c) -> list[str]:
         lines.append(f"{names} always changed together: confounded{tail}")
     for pc in c.comparisons:
         if not pc.significant and not pc.confounded:
-            lines.append(_sentence(c, pc))
-            lines.extend(_failure_text(pc))
+            lines.extend(_sentences(c, pc))
     return lines
 
 

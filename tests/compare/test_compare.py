@@ -48,6 +48,17 @@ def test_nan_runs_are_failures_of_their_value_not_missing(sweeps_store):
     assert compare(runs, diagnoses).failures == 3
 
 
+def test_a_value_that_always_fails_is_significant_by_failures(sweeps_store):
+    _, runs, diagnoses = sweeps_store
+    base = {"weight_decay": "0.0", "schedule": "constant"}
+    chosen = [r for r in runs if r.params["lr"] in ("0.03", "30.0") and all(r.params[k] == v for k, v in base.items())]
+    result = compare(chosen, diagnoses)
+    (lr,) = result.comparisons
+    assert len(chosen) == 6 and lr.effect is None and lr.failure_decided and lr.significant
+    assert (lr.best_value, lr.worst_value) == (0.03, 30.0)
+    assert result.summary == ["lr=30 failed in 3/3 runs (nan_inf)"]
+
+
 def test_summary_reads_like_the_findings(sweeps_store):
     _, runs, diagnoses = sweeps_store
     summary = compare(runs, diagnoses).summary
