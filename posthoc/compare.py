@@ -186,9 +186,11 @@ def _experiment_of(runs: list[Run]) -> str | None:
 
 def _group_ids(table, params: list[str]) -> np.ndarray:
     """One integer per distinct combination of `params` (all zeros when there are none)."""
-    if not params:
-        return np.zeros(len(table), dtype=np.int64)
-    return table.groupby(params, sort=False).ngroup().to_numpy()
+    key = np.zeros(len(table), dtype=np.int64)
+    for name in params:  # mixed radix, re-factorized each step so it never overflows
+        codes = table[name].to_numpy()
+        key = np.unique(key * (int(codes.max()) + 1) + codes, return_inverse=True)[1].astype(np.int64)
+    return key
 
 
 def _pooled_std(table, mask: np.ndarray | None = None) -> tuple[float | None, int]:

@@ -35,8 +35,8 @@ def rank_importance(table, params: list[str], levels: dict[str, list], mode: str
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.inspection import permutation_importance
 
-    forest = RandomForestRegressor(n_estimators=60, min_samples_leaf=2, random_state=0, n_jobs=1).fit(x, y)
-    scores = permutation_importance(forest, x, y, n_repeats=5, random_state=0, n_jobs=1)
+    forest = RandomForestRegressor(n_estimators=40, min_samples_leaf=2, random_state=0, n_jobs=1).fit(x, y)
+    scores = permutation_importance(forest, x, y, n_repeats=3, random_state=0, n_jobs=1)
     out = []
     for i, p in enumerate(params):
         ordered = all(numeric(v) is not None for v in levels[p])

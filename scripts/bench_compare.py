@@ -1,10 +1,11 @@
 """Benchmark: `compare` on N runs of 12 varying params, after loading (goal: 1,000 runs in under 5 s).
 
-    python scripts/bench_compare.py [--runs 1000] [--steps 40] [--seeds 4]
+    python scripts/bench_compare.py [--runs 1000] [--steps 40] [--seeds 4] [--design mutations|random]
 
 Every run is a real short training history from posthoc.demo's numpy loops, held in memory as Run objects
 (the store read is measured by bench_read.py). Configs are random bases plus one-param mutations of them
-(so fair comparisons exist, as in a real sweep), each trained with several seeds. Prints the time to
+(so fair comparisons exist, as in a real sweep; `--design random` is a pure random search, the worst case
+for the confounding search), each trained with several seeds. Prints the time to
 diagnose the runs and the time of compare() itself (grouping, noise bands, confounding, importance).
 """
 
@@ -35,7 +36,7 @@ GRID = {  # 12 params that vary
 }
 
 
-def make_configs(count: int, steps: int, seeds: int, rng: random.Random):
+def make_configs(count: int, steps: int, seeds: int, rng: random.Random, mutations: int = 4):
     from posthoc.demo import TrainConfig
 
     base = TrainConfig(dataset="wine", steps=steps, val_every=5)
@@ -43,7 +44,7 @@ def make_configs(count: int, steps: int, seeds: int, rng: random.Random):
     while len(configs) * seeds < count:
         choice = {k: rng.choice(v) for k, v in GRID.items()}
         configs.append(dataclasses.replace(base, **choice))
-        for param in rng.sample(sorted(GRID), 4):  # one-param mutations: the fair comparisons
+        for param in rng.sample(sorted(GRID), mutations):  # one-param mutations: the fair comparisons
             other = rng.choice([v for v in GRID[param] if v != choice[param]])
             configs.append(dataclasses.replace(base, **{**choice, param: other}))
     return [dataclasses.replace(c, seed=s) for c in configs for s in range(seeds)][:count]
@@ -62,6 +63,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--design", choices=["mutations", "random"], default="mutations")
     args = parser.parse_args()
 
     from posthoc.compare import compare
@@ -69,7 +71,7 @@ def main() -> None:
     from posthoc.diagnose import diagnose
 
     start = time.perf_counter()
-    configs = make_configs(args.runs, args.steps, args.seeds, random.Random(0))
+    configs = make_configs(args.runs, args.steps, args.seeds, random.Random(0), 4 if args.design == "mutations" else 0)
     runs = [to_run(i, train(c)) for i, c in enumerate(configs)]
     print(f"trained {len(runs)} real runs ({args.steps} steps, {args.seeds} seeds per config) "
           f"in {time.perf_counter() - start:.1f} s")
