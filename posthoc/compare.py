@@ -20,7 +20,7 @@ import numpy as np
 
 from posthoc.config import Config
 from posthoc.model import Diagnosis, Run, json_number
-from posthoc.outcome import default_mode, run_outcome
+from posthoc.outcome import any_val_loss, default_mode, run_outcome
 from posthoc.params import MISSING, display, is_replicate, json_value, parse_param, sort_key
 
 
@@ -119,10 +119,11 @@ def compare(runs: list[Run], diagnoses: list[Diagnosis] | dict[str, Diagnosis] |
 
     config = config or Config()
     mode = mode or default_mode(target)
-    outcomes = [run_outcome(r, target, mode, config.roles) for r in runs]
+    use_val = target is None and any_val_loss(runs, config.roles)
+    outcomes = [run_outcome(r, target, mode, config.roles, use_val) for r in runs]
     y = np.array([np.nan if o.value is None else o.value for o in outcomes], dtype=float)
-    failed = np.array([o.failed for o in outcomes])
-    missing = np.array([o.value is None for o in outcomes])
+    failed = np.array([o.failed for o in outcomes], dtype=bool)
+    missing = np.array([o.value is None for o in outcomes], dtype=bool)
     target_label, statistic = _target_label(outcomes, target)
     names = sorted({k for r in runs for k in r.params})
     replicates = [n for n in names if is_replicate(n, config.replicate_params)]
@@ -172,11 +173,11 @@ def compare(runs: list[Run], diagnoses: list[Diagnosis] | dict[str, Diagnosis] |
 def _target_label(outcomes, target: str | None) -> tuple[str, str]:
     if target is not None:
         return target, "best"
-    keys = {(o.key, o.statistic) for o in outcomes if o.key is not None}
+    keys = sorted({o.key for o in outcomes if o.key is not None})
+    statistic = next((o.statistic for o in outcomes), "best")
     if len(keys) == 1:
-        return next(iter(keys))
-    statistics = {s for _, s in keys}
-    return ("val_loss" if "best" in statistics else "train_loss"), ("best" if statistics == {"best"} else "mixed")
+        return keys[0], statistic
+    return ("val_loss" if statistic == "best" else "train_loss"), statistic  # keys differ by logger
 
 
 def _experiment_of(runs: list[Run]) -> str | None:
@@ -226,7 +227,7 @@ def _pattern_table(runs, diagnoses, pd):
 def _table_warnings(runs, varying, table, outcomes) -> list[str]:
     warnings = []
     if len(runs) < 2:
-        warnings.append(f"only {len(runs)} run: nothing to compare")
+        warnings.append(f"only {len(runs)} run{'' if len(runs) == 1 else 's'}: nothing to compare")
     elif not varying:
         warnings.append("no param varies across these runs (seeds aside): nothing to compare")
     for name in varying:

@@ -15,7 +15,7 @@ def fmt(x: float | None) -> str:
 
 
 def _label(c) -> str:
-    return f"{'final' if c.statistic == 'final' else c.statistic if c.statistic == 'mixed' else 'best'} {c.target}"
+    return f"{c.statistic} {c.target}"
 
 
 def _runs_text(a, b) -> str:

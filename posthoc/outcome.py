@@ -36,17 +36,24 @@ def default_mode(target: str | None) -> str:
     return "max" if target and _MAXIMIZED.search(target.rsplit("/", 1)[-1]) else "min"
 
 
-def run_outcome(run: Run, target: str | None, mode: str, role_overrides: dict | None = None) -> Outcome:
-    """Best of `target` (or of the val loss role), else the final train loss; NaN when the run failed:
-    its target or its train loss ended non-finite, or the target never had a finite value."""
+def any_val_loss(runs: list[Run], role_overrides: dict | None = None) -> bool:
+    """Whether the default outcome is the val loss for this set of runs (else the final train loss)."""
+    return any(resolve_roles(r, role_overrides).get("val_loss") is not None for r in runs)
+
+
+def run_outcome(run: Run, target: str | None, mode: str, role_overrides: dict | None = None,
+                use_val: bool = True) -> Outcome:
+    """Best of `target` (or of the val loss role), else (use_val False) the final train loss; NaN when
+    the run failed: its target or its train loss ended non-finite, or the target never had a finite value.
+    One outcome for every run of a comparison: runs without a val loss are missing when others have one."""
     roles = resolve_roles(run, role_overrides)
     train = roles.get("train_loss")
     if target is not None:
         series, statistic = run.metrics.get(target), "best"
-    else:
+    elif use_val:
         series, statistic = roles.get("val_loss"), "best"
-        if series is None:
-            series, statistic = train, "final"
+    else:
+        series, statistic = train, "final"
     if series is None or len(series) == 0:
         return Outcome(None, None, statistic)
     broke = not np.isfinite(series.values[-1]) or (train is not None and len(train) and not np.isfinite(train.values[-1]))

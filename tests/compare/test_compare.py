@@ -116,6 +116,9 @@ def five_runs(tmp_path_factory):
         for seed in (0, 1):
             store.add(f"both lr={lr} bs={bs} seed={seed}", dataclasses.replace(BASE, lr=lr, batch_size=bs, seed=seed),
                       experiment="together")
+    store.add("no val lr=0.3", dataclasses.replace(BASE, lr=0.3, log_val=False), experiment="mixed")
+    store.add("no val lr=0.003", dataclasses.replace(BASE, lr=0.003, log_val=False), experiment="mixed")
+    store.add("val lr=0.003", dataclasses.replace(BASE, lr=0.003), experiment="mixed")
     return store
 
 
@@ -170,3 +173,30 @@ def test_replicate_params_are_configurable(five_runs):
     params = by_param(result)
     assert set(params) == {"lr", "seed"} and result.replicate_params == []
     assert params["lr"].noise is None  # every run is now its own configuration: no replicates left
+
+
+def test_one_outcome_for_all_runs_missing_val_is_missing_not_train_loss(five_runs):
+    runs = load(five_runs, "mixed")
+    result = compare(runs)
+    params = by_param(result)  # log_val is a logged param too
+    assert result.target == "val_loss" and result.statistic == "best"
+    assert [(v.value, v.n, v.missing) for v in params["log_val"].values] == [(False, 0, 1), (True, 1, 0)]
+    assert [(v.value, v.n, v.missing) for v in params["lr"].values] == [(0.003, 0, 1), (0.3, 0, 1)]
+    assert params["lr"].effect is None and "2 run(s) did not log the target metric: left out of the outcomes" in result.warnings
+    no_val = [r for r in runs if r.run_name.startswith("no val")]
+    fallback = compare(no_val)  # no run logged a val loss: the final train loss is the outcome
+    assert fallback.target == "train_loss" and fallback.statistic == "final"
+    finals = {r.params["lr"]: float(r.metrics["train_loss"].values[-1]) for r in no_val}
+    assert {v.value: v.mean for v in fallback.comparisons[0].values} == {0.003: finals["0.003"], 0.3: finals["0.3"]}
+
+
+def test_a_param_unique_to_every_run_is_flagged(five_runs):
+    import dataclasses as dc
+
+    runs = load(five_runs, "tests")
+    tagged = [dc.replace(r, params={**r.params, "output_dir": f"/tmp/{r.run_id}"}) for r in runs]
+    result = compare(tagged)
+    assert any(w.startswith("param 'output_dir' has a different value in every run") for w in result.warnings)
+    assert not by_param(result)["lr"].significant  # nothing is matched any more: the warning says why
+    fixed = compare(tagged, config=Config(replicate_params=("seed", "output_dir")))
+    assert by_param(fixed)["lr"].significant
