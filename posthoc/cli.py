@@ -146,8 +146,9 @@ def _progress(total: int, label: str):
 @cli.command()
 @click.option("--tracking-uri", metavar="URI", help="Where to log the demo (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).")
 @click.option("--experiment", default="posthoc-demo", show_default=True, help="Demo experiment name.")
+@click.option("--sweeps", is_flag=True, help="Also log the posthoc-sweeps experiment and print its comparison summary.")
 @click.option("--debug", is_flag=True, expose_value=False, callback=_set_debug, is_eager=True, help="Show tracebacks.")
-def demo(tracking_uri, experiment):
+def demo(tracking_uri, experiment, sweeps):
     """Train small numpy models with injected faults into MLflow, then analyze every run.
 
     Writes to the tracking store (that is its job); reuses the demo experiment if it already has runs.
@@ -165,7 +166,94 @@ def demo(tracking_uri, experiment):
     for run in load_runs(store, ids):
         click.echo(summary_line(diagnose(run)))
     click.echo(f"\nnext: posthoc analyze --experiment {experiment}" + ("" if tracking_uri is None else f" --tracking-uri {uri}"), err=True)
+    if sweeps:
+        _demo_sweeps(uri, tracking_uri)
 
 
 def main():
     cli(prog_name="posthoc")
+
+
+# --- compare -----------------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--experiment", "-e", "experiments", multiple=True, metavar="NAME",
+              help="Compare the active runs of this experiment (repeatable).")
+@click.option("--runs", "run_ids", multiple=True, metavar="ID",
+              help="Only these run ids (repeatable, or comma-separated); alone, they need no --experiment.")
+@click.option("--filter", "filter_text", metavar="EXPR",
+              help="Keep runs matching e.g. \"params.optimizer = 'adam' AND params.lr < 0.1\".")
+@click.option("--target", metavar="METRIC", help="Metric key to compare (default: best val loss, else final train loss).")
+@click.option("--mode", type=click.Choice(["min", "max"]), help="Is lower or higher better (default: max for accuracy-like targets).")
+@store_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]),
+              help="text (default on a terminal) or json (default when piped).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+def compare(experiments, run_ids, filter_text, target, mode, tracking_uri, config_path, fmt, out):
+    """Compare runs one variable at a time: effects beyond seed noise, and confounded params.
+
+    \b
+    For each param, runs that differ only in it (seeds aside) are compared on the target; an effect is
+    significant only when it clears the noise band of seed replicates. Params that always changed
+    together are reported as confounded. A random-forest importance ranking follows as a coarser view.
+    """
+    import json
+
+    from posthoc.compare import compare as compare_runs
+    from posthoc.compare_text import to_text
+    from posthoc.config import load_config
+    from posthoc.diagnose import diagnose
+    from posthoc.run_filter import filter_runs, parse_filter
+    from posthoc.store import load_runs
+
+    ids = list(dict.fromkeys(i.strip() for chunk in run_ids for i in chunk.split(",") if i.strip()))
+    if not ids and not experiments:
+        raise BadInput("give --experiment NAME or --runs ID (see posthoc compare --help)")
+    if filter_text is not None:
+        parse_filter(filter_text)  # bad syntax fails before the store is read
+    config = load_config(config_path)
+    store = _open(tracking_uri)
+    if experiments:
+        experiment_ids = list(store.experiment_ids(list(experiments)).values())
+        in_experiments = store.run_ids(experiment_ids)
+        if ids:
+            outside = [i for i in ids if i not in set(in_experiments)]
+            if outside:
+                raise BadInput(f"run {outside[0]!r} is not an active run of {', '.join(experiments)}; check the id")
+        else:
+            ids = in_experiments
+        if not ids:
+            raise BadInput(f"experiment {', '.join(experiments)} has no active runs")
+    runs = filter_runs(load_runs(store, ids), filter_text)
+    if not runs:
+        raise BadInput(f"--filter {filter_text!r} matched none of the {len(ids)} runs")
+    if target is not None and not any(target in r.metrics for r in runs):
+        keys = sorted({k for r in runs for k in r.metrics})
+        raise BadInput(f"no run logged metric {target!r}; logged: {', '.join(keys[:12]) or 'none'}")
+    comparison = compare_runs(runs, [diagnose(r, config) for r in runs], target=target, mode=mode, config=config)
+    fmt = fmt or ("text" if sys.stdout.isatty() and out is None else "json")
+    if fmt == "json":
+        text = json.dumps(comparison.to_dict(), indent=2, allow_nan=False) + "\n"
+    else:
+        text = to_text(comparison)
+    _write(text, out)
+
+
+def _demo_sweeps(uri: str, tracking_uri: str | None) -> None:
+    """`posthoc demo --sweeps`: log the sweep experiment, then print its comparison summary."""
+    from posthoc.compare import compare as compare_runs
+    from posthoc.diagnose import diagnose
+    from posthoc.store import load_runs, open_store
+    from posthoc.sweeps import build_sweeps
+
+    name = "posthoc-sweeps"
+    created = build_sweeps(uri, name, progress=lambda run_name: click.echo(f"  trained {run_name}", err=True))
+    click.echo(f"{'reused' if not created else 'logged'} experiment {name!r} in {uri}", err=True)
+    store = open_store(uri)
+    runs = load_runs(store, store.run_ids(list(store.experiment_ids([name]).values())))
+    comparison = compare_runs(runs, [diagnose(r) for r in runs])
+    click.echo(f"\nposthoc compare --experiment {name}:")
+    for line in comparison.summary:
+        click.echo(f"  {line}")
+    click.echo(f"\nnext: posthoc compare --experiment {name}" + ("" if tracking_uri is None else f" --tracking-uri {uri}"),
+               err=True)
