@@ -70,6 +70,8 @@ def _from_section(section: dict, source: str) -> Config:
     if not isinstance(thresholds, dict) or not all(isinstance(v, dict) for v in thresholds.values()):
         raise BadInput(f"[tool.posthoc.thresholds] in {source} must hold one table per pattern")
     replicate = section.get("replicate_params", Config.replicate_params)
+    if isinstance(replicate, str):  # `replicate_params = "seed"` means one param, not four letters
+        replicate = [replicate]
     return Config(
         roles={role: tuple([names] if isinstance(names, str) else names) for role, names in roles.items()},
         thresholds=thresholds,

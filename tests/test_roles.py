@@ -31,3 +31,8 @@ def test_bad_threshold_names_are_reported(tmp_path):
     config = load_config(cwd=tmp_path)
     with pytest.raises(BadInput, match="unknown threshold.*growth.*nan_inf"):
         config.thresholds_for("nan_inf", nan_inf.Thresholds())
+
+
+def test_replicate_params_accepts_one_name(tmp_path):
+    (tmp_path / "posthoc.toml").write_text('replicate_params = "trial"\n')
+    assert load_config(cwd=tmp_path).replicate_params == ("trial",)
