@@ -257,7 +257,7 @@ def bar_chart(rows: list[tuple[str, float, str]], width: int = 520, bar_h: int =
            f'height="{height}" role="img" aria-label="importance"><title>importance</title>']
     for index, (label, value, text) in enumerate(rows):
         y = 4 + index * bar_h
-        w = max(value, 0.0) / top_value * (width - left - 70) if math.isfinite(value) else 0.0
+        w = max(value, 0.0) / top_value * (width - left - 140) if math.isfinite(value) else 0.0
         out.append(f'<text x="{left - 6}" y="{y + 13}" class="yt">{escape(_clip(label, 26))}</text>'
                    f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{bar_h - 5}" fill="{COLOURS[0]}"/>'
                    f'<text x="{left + w + 4:.1f}" y="{y + 13}" class="lg">{escape(text)}</text>')
