@@ -1,4 +1,4 @@
-"""Inline SVG charts drawn directly: matplotlib's SVG backend costs ~80 ms a panel, this ~1 ms (bench_report.py).
+"""Inline SVG charts drawn directly: matplotlib's SVG backend costs 40-80 ms a panel, this ~1 ms (bench_report.py).
 
 Long series are downsampled by keeping each bucket's min and max (spikes survive) and a marker for each
 bucket's first NaN / +Inf / -Inf (breakage survives). Every text placed in an SVG goes through `escape`;
