@@ -91,3 +91,19 @@ def test_demo_sweeps_prints_the_comparison_summary(sqlite_store):
     tail = result.stdout.split("posthoc compare --experiment posthoc-sweeps:\n", 1)[1].splitlines()
     assert tail[0].startswith("  lr 0.003 → 0.3 lowered best val_loss")
     assert "  schedule and warmup_steps always changed together: confounded" in tail
+
+
+def test_html_report_of_a_real_comparison_in_chromium(sweeps_store, tmp_path):
+    """compare --format html renders compare()'s own output: summary, tables with noise, no network."""
+    from tests.report.test_browser import CHROMIUM, browse
+
+    uri, _, _ = sweeps_store
+    out = tmp_path / "compare.html"
+    result = run("compare", "-e", "posthoc-sweeps", "--tracking-uri", uri, "--format", "html", "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    html = out.read_text()
+    assert "lr 0.003 → 0.3 lowered best val_loss" in html and "confounded" in html
+    if CHROMIUM is None:
+        pytest.skip("Chromium is absent: install Debian's `chromium` package (.ci/run does) for the browser check")
+    page = browse(html, tmp_path, "compare-cli")
+    assert page.requests == [] and '<span class="mono param">lr</span>' in page.dom
