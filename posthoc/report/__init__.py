@@ -1,0 +1,61 @@
+"""Self-contained HTML reports: one run, a comparison, a nightly digest. Strings in, files out atomically.
+
+Templates live in posthoc/templates (package data) with autoescape on; contexts are built here as plain
+strings and preformatted numbers, plus SVG that charts.py drew with every text escaped.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from posthoc.model import Diagnosis, Run
+from posthoc.report.run import build_run_context, common_params
+
+__all__ = ["common_params", "render_comparison_report", "render_digest", "render_run_report", "write_report"]
+
+
+@lru_cache(maxsize=1)
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
+        autoescape=True,  # every run name, param, tag and metric key is untrusted
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _render(template: str, context: dict) -> str:
+    from posthoc import __version__
+
+    return _environment().get_template(template).render({"version": __version__, **context})
+
+
+def render_run_report(diagnosis: Diagnosis, experiment_params: dict[str, str] | None = None) -> str:
+    """One run: status banner, primary cause, charts, findings, checklist, params (differences marked)."""
+    return _render("run.html", build_run_context(diagnosis, experiment_params))
+
+
+def render_comparison_report(comparison: dict, runs: dict[str, Run]) -> str:
+    """compare's JSON contract as one-variable tables with noise bands, small multiples and importance."""
+    from posthoc.report.comparison import build_comparison_context
+
+    return _render("compare.html", build_comparison_context(comparison, runs))
+
+
+def render_digest(diagnoses: list[Diagnosis], hrefs: dict[str, str], title: str, generated_at: str,
+                  failures: list[tuple[str, str, str]] = ()) -> str:
+    """One row per run, worst first, filterable by pattern without scripts; failures are (id, name, message)."""
+    from posthoc.report.digest import build_digest_context
+
+    return _render("digest.html", build_digest_context(diagnoses, hrefs, title, generated_at, failures))
+
+
+def write_report(path, html: str) -> None:
+    """Temp file then rename: an existing report is never left half-written."""
+    from posthoc.files import write_atomic
+
+    write_atomic(Path(path), html)

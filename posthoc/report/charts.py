@@ -1,0 +1,303 @@
+"""Inline SVG charts drawn directly: matplotlib's SVG backend costs ~100 ms a chart, this costs ~1 ms.
+
+Long series are downsampled by keeping each bucket's min and max (spikes survive) and a marker for each
+bucket's first NaN / +Inf / -Inf (breakage survives). Every text placed in an SVG goes through `escape`;
+callers mark the returned string safe only because it was built here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from markupsafe import escape
+
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies; lines also differ by dash
+COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000")
+DASHES = ("", "6 3", "2 2", "8 3 2 3", "", "6 3", "2 2")
+SPAN_FILL = {"critical": "#D55E00", "warning": "#E69F00", "info": "#999999"}
+WORD = {"nan": "NaN", "posinf": "+Inf", "neginf": "-Inf"}
+
+
+@dataclass(frozen=True)
+class Points:
+    """A series ready to draw: finite points kept (in step order) and the stretches of non-finite values."""
+
+    steps: np.ndarray
+    values: np.ndarray
+    breaks: np.ndarray  # True where a non-finite value lies between this point and the previous one
+    bad: dict  # "nan" | "posinf" | "neginf" → (first steps, last steps) of each stretch, at most one per bucket
+
+
+def downsample(steps: np.ndarray, values: np.ndarray, buckets: int = 400) -> Points:
+    """At most ~2 points per bucket: the bucket's min and max in step order; NaN/±Inf stretches kept."""
+    steps = np.asarray(steps)
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    n = len(values)
+    if n <= 2 * buckets:
+        keep = np.flatnonzero(finite)
+    else:
+        size = math.ceil(n / buckets)
+        count = math.ceil(n / size)
+        pad = count * size - n
+        shaped_finite = np.concatenate([finite, np.zeros(pad, dtype=bool)]).reshape(count, size)
+        padded = np.concatenate([values, np.zeros(pad)]).reshape(count, size)
+        low = np.where(shaped_finite, padded, np.inf).argmin(axis=1)
+        high = np.where(shaped_finite, padded, -np.inf).argmax(axis=1)
+        has = shaped_finite.any(axis=1)
+        base = np.arange(count) * size
+        keep = np.unique(np.concatenate([(base + np.minimum(low, high))[has], (base + np.maximum(low, high))[has]]))
+    bad_before = np.cumsum(~finite)
+    breaks = np.zeros(len(keep), dtype=bool)
+    if len(keep) > 1:
+        breaks[1:] = bad_before[keep[1:]] - bad_before[keep[:-1]] > 0
+    kinds = {"nan": np.isnan(values), "posinf": values == np.inf, "neginf": values == -np.inf}
+    return Points(steps[keep], values[keep], breaks, {k: _stretches(steps, m, buckets) for k, m in kinds.items()})
+
+
+def _stretches(steps: np.ndarray, mask: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and last step of each run of True; when there are more runs than buckets, one per bucket."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    if len(starts) > buckets:
+        bucket = starts * buckets // max(len(mask), 1)
+        first = np.flatnonzero(np.diff(np.concatenate([[-1], bucket])) != 0)
+        last = np.concatenate([first[1:] - 1, [len(starts) - 1]])
+        starts, ends = starts[first], ends[last]
+    return steps[starts], steps[ends]
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A value axis; `log` axes hold log10 of the values."""
+
+    low: float
+    high: float
+    log: bool
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        return np.log10(np.maximum(values, 1e-300)) if self.log else values
+
+    def ticks(self, most: int = 5) -> list[tuple[float, str]]:
+        """(position in axis units, label) pairs: decades on log axes, 1-2-5 steps on linear ones."""
+        if self.log:
+            first, last = math.ceil(self.low), math.floor(self.high)
+            every = max(1, math.ceil((last - first + 1) / most))
+            return [(float(e), _number(10.0**e)) for e in range(first, last + 1, every)]
+        return [(v, _number(v)) for v in nice_ticks(self.low, self.high, most)]
+
+
+def value_scale(arrays: list[np.ndarray], log_span: float = 100.0) -> Scale:
+    """Log when every finite value is positive and they span `log_span`x or more (grad norm, lr, blow-ups)."""
+    finite = [a[np.isfinite(a)] for a in arrays]
+    values = np.concatenate(finite) if finite else np.zeros(0)
+    if not len(values):
+        return Scale(0.0, 1.0, False)
+    low, high = float(values.min()), float(values.max())
+    if low > 0 and high / low >= log_span:
+        low, high = math.log10(low), math.log10(high)
+        pad = (high - low) * 0.05
+        return Scale(low - pad, high + pad, True)
+    if high == low:
+        pad = abs(high) * 0.1 or 1.0
+        return Scale(low - pad, high + pad, False)
+    pad = (high - low) * 0.05
+    return Scale(low - pad, high + pad, False)
+
+
+def nice_ticks(low: float, high: float, most: int = 5) -> list[float]:
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        return [low]
+    raw = (high - low) / most
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(low / step) * step
+    count = int((high - first) / step + 1e-9) + 1
+    return [round(first + i * step, 12) for i in range(count)]
+
+
+def _number(value: float) -> str:
+    if value == 0:
+        return "0"
+    if abs(value) >= 1e5 or abs(value) < 1e-3:
+        return f"{value:.0e}".replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
+    return f"{value:.4g}"
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    steps: np.ndarray
+    values: np.ndarray
+
+
+@dataclass(frozen=True)
+class Span:
+    """A finding's step span, shaded on every chart and labeled with its number and pattern."""
+
+    number: int
+    pattern: str
+    severity: str
+    start: int
+    end: int
+
+
+def _path(xs: np.ndarray, ys: np.ndarray, breaks: np.ndarray) -> str:
+    if not len(xs):
+        return ""
+    commands = np.where(breaks, "M", "L")
+    commands[0] = "M"
+    return "".join(f"{c}{x:.1f} {y:.1f}" for c, x, y in zip(commands.tolist(), xs.tolist(), ys.tolist()))
+
+
+def _markers(kind: str, xs: list[float], y: float) -> str:
+    """× for NaN at the top edge, ▲ for +Inf at the top, ▼ for -Inf at the bottom: shape, not colour only."""
+    if kind == "nan":
+        return "".join(f"M{x - 4:.1f} {y - 4:.1f}l8 8m0 -8l-8 8" for x in xs)
+    if kind == "posinf":
+        return "".join(f"M{x:.1f} {y - 5:.1f}l5 8h-10z" for x in xs)
+    return "".join(f"M{x:.1f} {y + 5:.1f}l5 -8h-10z" for x in xs)
+
+
+def _bad_marks(p: Points, px, top: float, bottom: float) -> str:
+    """A marker at each stretch's first step and a thick rule along the edge to its last step."""
+    out = []
+    for kind, (starts, ends) in p.bad.items():
+        y = bottom - 6 if kind == "neginf" else top + 6
+        x0, x1 = px(starts).tolist(), px(ends).tolist()
+        out.append(_markers(kind, x0, y))
+        out.append("".join(f"M{a:.1f} {y:.1f}H{b:.1f}" for a, b in zip(x0, x1) if b - a > 4))
+    return "".join(out)
+
+
+def line_chart(title: str, lines: list[Line], x_range: tuple[int, int], spans: list[Span] = (),
+               width: int = 980, height: int = 210, buckets: int = 400, scale: Scale | None = None,
+               legend: bool = True) -> str:
+    """One panel of the shared step axis: lines, NaN/Inf markers, shaded finding spans, axes, legend.
+
+    Pass `scale` to share the value axis between small multiples.
+    """
+    left, right, top, bottom = 58, 12, 30, 24
+    plot_w, plot_h = width - left - right, height - top - bottom
+    x0, x1 = x_range
+    x_span = max(x1 - x0, 1)
+    points = [downsample(line.steps, line.values, buckets) for line in lines]
+    scale = scale or value_scale([p.values for p in points])
+
+    def px(steps):
+        return left + (np.asarray(steps, dtype=np.float64) - x0) / x_span * plot_w
+
+    def py(values):
+        axis = scale.transform(np.asarray(values, dtype=np.float64))
+        return top + plot_h - (axis - scale.low) / (scale.high - scale.low) * plot_h
+
+    label = escape(title)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart line" viewBox="0 0 {width} {height}" '
+           f'width="{width}" height="{height}" role="img" aria-label="{label}"><title>{label}</title>',
+           f'<text x="{left}" y="13" class="ct">{label}{" (log scale)" if scale.log else ""}</text>']
+    for span in spans:
+        start, end = px(max(span.start, x0)), px(min(span.end, x1))
+        w = max(end - start, 2.0)
+        fill = SPAN_FILL.get(span.severity, SPAN_FILL["info"])
+        name = escape(f"{span.number} {span.pattern}")
+        out.append(f'<g class="span"><title>{name}: steps {span.start}–{span.end}</title>'
+                   f'<rect x="{start:.1f}" y="{top}" width="{w:.1f}" height="{plot_h}" fill="{fill}" fill-opacity="0.14"/>'
+                   f'<path d="M{start:.1f} {top}v{plot_h}" stroke="{fill}" stroke-dasharray="3 2"/>'
+                   f'<text x="{start + 3:.1f}" y="{top + 24}" class="sl">{name}</text></g>')
+    for value, text in scale.ticks():
+        y = float(py(10**value if scale.log else value))
+        out.append(f'<path d="M{left} {y:.1f}h{plot_w}" class="grid"/>'
+                   f'<text x="{left - 4}" y="{y + 3:.1f}" class="yt">{escape(text)}</text>')
+    for value in nice_ticks(x0, x1, 8):
+        x = float(px(value))
+        out.append(f'<text x="{x:.1f}" y="{height - 8}" class="xt">{int(value)}</text>')
+    out.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" class="frame"/>')
+    legend_x = width - right
+    for index in reversed(range(len(lines) if legend else 0)):
+        text = escape(lines[index].label)
+        legend_x -= 34 + 6.2 * len(lines[index].label)
+        out.append(f'<path d="M{legend_x:.0f} 9h22" stroke="{COLOURS[index % 7]}" stroke-width="2.5" '
+                   f'stroke-dasharray="{DASHES[index % 7]}"/><text x="{legend_x + 26:.0f}" y="13" class="lg">{text}</text>')
+    for index, p in enumerate(points):
+        d = _path(px(p.steps), py(p.values), p.breaks)
+        if d:
+            out.append(f'<path d="{d}" class="ln" stroke="{COLOURS[index % 7]}" stroke-dasharray="{DASHES[index % 7]}"/>')
+        marks = _bad_marks(p, px, top, top + plot_h)
+        if marks:
+            kinds = ", ".join(WORD[k] for k, (starts, _) in p.bad.items() if len(starts))
+            first = min(int(starts[0]) for starts, _ in p.bad.values() if len(starts))
+            out.append(f'<path d="{marks}" class="bad"><title>{escape(lines[index].label)}: {kinds} from step {first}</title></path>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def sparkline(steps: np.ndarray, values: np.ndarray, width: int = 120, height: int = 28) -> str:
+    """A tiny axis-less line for the digest; non-finite points drawn as × along the top edge."""
+    p = downsample(steps, values, buckets=width // 2)
+    scale = value_scale([p.values])
+    x0, x1 = (float(steps[0]), float(steps[-1])) if len(steps) else (0.0, 1.0)
+    xs = 2 + (p.steps - x0) / max(x1 - x0, 1.0) * (width - 4)
+    ys = 4 + (height - 8) - (scale.transform(p.values) - scale.low) / (scale.high - scale.low) * (height - 8)
+    marks = _bad_marks(p, lambda s: 2 + (np.asarray(s, dtype=np.float64) - x0) / max(x1 - x0, 1.0) * (width - 4), 0, height)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="spark" viewBox="0 0 {width} {height}" width="{width}" '
+            f'height="{height}" role="img" aria-label="train loss sparkline">'
+            + (f'<path d="{_path(xs, ys, p.breaks)}" class="ln" stroke="{COLOURS[0]}"/>' if len(xs) else "")
+            + (f'<path d="{marks}" class="bad"/>' if marks else "") + "</svg>")
+
+
+def bar_chart(rows: list[tuple[str, float, str]], width: int = 520, bar_h: int = 18) -> str:
+    """Horizontal bars (label, value in [0, max], value text); for the importance view."""
+    left = 170
+    finite = [v for _, v, _ in rows if math.isfinite(v)]
+    top_value = max([v for v in finite if v > 0], default=1.0)
+    height = bar_h * len(rows) + 8
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" width="{width}" '
+           f'height="{height}" role="img" aria-label="importance"><title>importance</title>']
+    for index, (label, value, text) in enumerate(rows):
+        y = 4 + index * bar_h
+        w = max(value, 0.0) / top_value * (width - left - 70) if math.isfinite(value) else 0.0
+        out.append(f'<text x="{left - 6}" y="{y + 13}" class="yt">{escape(_clip(label, 26))}</text>'
+                   f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{bar_h - 5}" fill="{COLOURS[0]}"/>'
+                   f'<text x="{left + w + 4:.1f}" y="{y + 13}" class="lg">{escape(text)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def noise_chart(rows: list[tuple[str, float, float]], band: tuple[float, float] | None, width: int = 520) -> str:
+    """Outcome mean ± std per value as a dot and whisker, over the seed-noise band (shaded)."""
+    left, right, row_h = 150, 16, 22
+    height = row_h * len(rows) + 26
+    ends = [m - s for _, m, s in rows] + [m + s for _, m, s in rows] + (list(band) if band else [])
+    ends = [e for e in ends if math.isfinite(e)]
+    low, high = (min(ends), max(ends)) if ends else (0.0, 1.0)
+    pad = (high - low) * 0.08 or abs(high) * 0.1 or 1.0
+    low, high = low - pad, high + pad
+
+    def px(v):
+        return left + (v - low) / (high - low) * (width - left - right)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" width="{width}" '
+           f'height="{height}" role="img" aria-label="outcome by value"><title>outcome by value</title>']
+    if band and all(math.isfinite(b) for b in band):
+        out.append(f'<rect x="{px(band[0]):.1f}" y="2" width="{max(px(band[1]) - px(band[0]), 1):.1f}" '
+                   f'height="{height - 24}" class="band"><title>seed noise band</title></rect>')
+    for index, (label, mean, std) in enumerate(rows):
+        y = 12 + index * row_h
+        out.append(f'<text x="{left - 8}" y="{y + 4}" class="yt">{escape(_clip(label, 22))}</text>')
+        if not math.isfinite(mean):
+            out.append(f'<text x="{left + 4}" y="{y + 4}" class="lg">no finite outcome</text>')
+            continue
+        std = std if math.isfinite(std) else 0.0
+        out.append(f'<path d="M{px(mean - std):.1f} {y}H{px(mean + std):.1f}M{px(mean - std):.1f} {y - 4}v8'
+                   f'M{px(mean + std):.1f} {y - 4}v8" class="whisker"/><circle cx="{px(mean):.1f}" cy="{y}" r="4" '
+                   f'fill="{COLOURS[0]}"/>')
+    for value in nice_ticks(low, high, 5):
+        out.append(f'<text x="{px(value):.1f}" y="{height - 6}" class="xt">{escape(_number(value))}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _clip(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"

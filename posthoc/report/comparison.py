@@ -1,0 +1,116 @@
+"""Template context for a comparison report, from compare's JSON contract (DESIGN.md) and the runs."""
+
+from __future__ import annotations
+
+import math
+
+from markupsafe import Markup
+
+from posthoc.model import Run, Series
+from posthoc.report.charts import Line, bar_chart, line_chart, noise_chart, value_scale
+from posthoc.report.format import number
+from posthoc.roles import resolve_roles
+
+MAX_LINES = 8  # curves per small multiple; more would be a tangle
+
+
+def _float(value) -> float:
+    """Contract numbers may be null or 'inf' strings (JSON has no NaN); NaN stands for 'no number'."""
+    if isinstance(value, bool) or value is None:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def target_series(run: Run, target: str | None) -> Series | None:
+    """The target as a metric key, else as a role name, else the training loss."""
+    if target and target in run.metrics:
+        return run.metrics[target]
+    roles = resolve_roles(run)
+    return (roles.get(target) if target else None) or roles.get("val_loss" if target and "val" in target else "train_loss")
+
+
+def _multiples(values: list[dict], runs: dict[str, Run], target: str | None) -> list[dict]:
+    """One small chart per value, same axes across the row, so the curves compare at a glance."""
+    groups = []
+    for v in values:
+        found = [(runs[rid], target_series(runs[rid], target)) for rid in v.get("run_ids", []) if rid in runs]
+        groups.append((v, [(run, s) for run, s in found if s is not None and len(s)][:MAX_LINES]))
+    series = [s for _, found in groups for _, s in found]
+    if not series:
+        return []
+    x_range = (int(min(s.steps[0] for s in series)), int(max(s.steps[-1] for s in series)))
+    scale = value_scale([s.values for s in series])
+    out = []
+    for v, found in groups:
+        lines = [Line(run.run_name or run.run_id, s.steps, s.values) for run, s in found]
+        title = f"{v.get('value')}"
+        svg = line_chart(title, lines, x_range, width=320, height=160, buckets=120, scale=scale, legend=False)
+        out.append({"svg": Markup(svg),  # built by charts.py with every text escaped
+                    "value": str(v.get("value")), "runs": [line.label for line in lines],
+                    "metric": found[0][1].key if found else ""})
+    return out
+
+
+def _comparison(c: dict, runs: dict[str, Run], target: str | None) -> dict:
+    values = c.get("values", [])
+    effect, noise = _float(c.get("effect")), _float(c.get("noise"))
+    rows = []
+    for v in values:
+        outcome = v.get("outcome") or {}
+        mean, std = _float(outcome.get("mean")), _float(outcome.get("std"))
+        rows.append({
+            "value": str(v.get("value")),
+            "n": number(outcome.get("n")),
+            "mean": number(mean), "std": number(std),
+            "patterns": [{"pattern": str(p), "count": number(n)} for p, n in sorted((v.get("patterns") or {}).items())],
+            "runs": [runs[rid].run_name or rid if rid in runs else rid for rid in v.get("run_ids", [])],
+        })
+    base = _float(((values[0].get("outcome") or {}).get("mean"))) if values else math.nan
+    band = (base - noise, base + noise) if math.isfinite(base) and math.isfinite(noise) else None
+    chart_rows = [(str(v.get("value")), _float((v.get("outcome") or {}).get("mean")),
+                   _float((v.get("outcome") or {}).get("std"))) for v in values]
+    significant, confounded = bool(c.get("significant")), bool(c.get("confounded"))
+    if confounded:
+        verdict, mark, css = "confounded: changes together with other params, not credited separately", "◆", "warning"
+    elif significant:
+        verdict, mark, css = "significant: the effect is larger than the seed noise", "▲", "failed"
+    else:
+        verdict, mark, css = "within noise: not significant", "○", "nodata"
+    return {
+        "param": str(c.get("param")),
+        "effect": number(effect), "noise": number(noise),
+        "verdict": verdict, "mark": mark, "css": css,
+        "confounders": [str(x) for x in c.get("confounders") or []],
+        "rows": rows,
+        "chart": Markup(noise_chart(chart_rows, band)) if chart_rows else None,  # escaped by charts.py
+        "band_base": rows[0]["value"] if rows else "",
+        "multiples": _multiples(values, runs, target),
+    }
+
+
+def build_comparison_context(comparison: dict, runs: dict[str, Run]) -> dict:
+    target = comparison.get("target")
+    importance = sorted(comparison.get("importance") or [], key=lambda r: -_float(r.get("importance"))
+                        if math.isfinite(_float(r.get("importance"))) else math.inf)
+    imp_rows = [{"param": str(r.get("param")), "importance": number(_float(r.get("importance"))),
+                 "correlation": number(_float(r.get("correlation")))} for r in importance]
+    bars = [(r["param"], _float(i.get("importance")), f"{r['importance']} (corr {r['correlation']})")
+            for r, i in zip(imp_rows, importance)]
+    summary = comparison.get("summary")
+    warnings = comparison.get("warnings") or []
+    return {
+        "title": f"Comparison · experiment {comparison.get('experiment_id')} · {target}",
+        "kind": "comparison",
+        "experiment_id": str(comparison.get("experiment_id")),
+        "target": str(target),
+        "summary": summary if isinstance(summary, str) else "",
+        "warnings": [str(w) for w in (warnings if isinstance(warnings, list) else [warnings])],
+        "comparisons": [{**_comparison(c, runs, target), "anchor": f"cmp-{i}"}
+                        for i, c in enumerate(comparison.get("comparisons") or [], 1)],
+        "importance": imp_rows,
+        "importance_chart": Markup(bar_chart(bars)) if bars else None,  # escaped by charts.py
+        "run_count": len(runs),
+    }

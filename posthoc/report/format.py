@@ -1,0 +1,71 @@
+"""Numbers, evidence and status words preformatted for templates, which only loop and print."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from posthoc.model import json_number
+
+STATUS_WORD = {"failed": "FAILED", "warning": "WARNING", "healthy": "HEALTHY", "nodata": "NO DATA"}
+# shape + word carry the status; colour only repeats it (colour-blind and print safe)
+STATUS_MARK = {"failed": "✖", "warning": "▲", "healthy": "✔", "nodata": "○"}
+SEVERITY_MARK = {"critical": "✖", "warning": "▲", "info": "●"}
+RUN_NOTES = {
+    "RUNNING": "This run is still RUNNING: it was analyzed on what it had logged so far.",
+    "FAILED": "This run ended FAILED (it crashed or was stopped by an error): analyzed on what it logged before.",
+    "KILLED": "This run was KILLED: analyzed on what it logged before it was stopped.",
+    "SCHEDULED": "This run is only SCHEDULED: it may not have logged anything yet.",
+}
+
+
+def number(value) -> str:
+    """Short readable form: 0.0312, 2.4e-05, 1.2e+04, 1 234 steps stay integers; NaN/Inf as words."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "+Inf" if value > 0 else "-Inf"
+        if value == int(value) and abs(value) < 1e6:
+            return str(int(value))
+        return f"{value:.4g}"
+    return str(value)
+
+
+def value_text(value) -> str:
+    """Evidence values after json_number: numbers, strings, lists and dicts, one line each."""
+    value = json_number(value)
+    if isinstance(value, list):
+        return ", ".join(value_text(v) for v in value) or "(none)"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {value_text(v)}" for k, v in value.items()) or "(none)"
+    if isinstance(value, str):
+        return {"inf": "+Inf", "-inf": "-Inf", "nan": "NaN"}.get(value, value)
+    return number(value)
+
+
+def evidence_rows(evidence: dict) -> list[dict]:
+    return [{"key": str(key), "value": value_text(value)} for key, value in evidence.items()]
+
+
+def span_text(start, end) -> str:
+    if start is None:
+        return "whole run"
+    return f"step {start}" if start == end or end is None else f"steps {start}–{end}"
+
+
+def run_status_word(diagnosis) -> str:
+    """'nodata' when the run logged no finite value at all (the banner says NO DATA)."""
+    has_data = any(s.finite_count for s in diagnosis.run.metrics.values())
+    return diagnosis.status if has_data else "nodata"
+
+
+def css_token(text: str) -> str:
+    """A class-name-safe token (the template never puts untrusted text into CSS)."""
+    return re.sub(r"[^a-z0-9_-]", "_", text.lower())[:40]
