@@ -27,7 +27,7 @@ from posthoc.config import Config
 from posthoc.errors import BadInput
 from posthoc.files import write_atomic
 from posthoc.model import Run
-from posthoc.nightly_state import NightlyState, RunRecord, report_path
+from posthoc.nightly_state import NightlyState, RunRecord, report_path, sketch_metrics
 
 FAIL_LEVELS = {"failed": ("failed",), "warning": ("failed", "warning"), "never": ()}
 CHUNK_RUNS = 8  # runs per worker task: big enough to amortize pickling, small enough to balance 2 cores
@@ -58,6 +58,7 @@ class Outcome:
     run_id: str
     diagnosis: dict | None
     error: str | None = None
+    sketch: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -198,7 +199,7 @@ def _record(run: Run, outcome: Outcome, versions, key: str) -> RunRecord:
     return RunRecord(
         run_id=run.run_id, experiment_id=run.experiment_id, run_name=run.run_name, run_status=status,
         version=version, analysis_key=key, analyzed_at=_now(), diagnosis=outcome.diagnosis, error=outcome.error,
-        params=dict(run.params), start_time=run.start_time, end_time=run.end_time,
+        params=dict(run.params), start_time=run.start_time, end_time=run.end_time, sketch=outcome.sketch,
     )
 
 
@@ -241,7 +242,7 @@ def analyze_chunk(runs: list[Run], config: Config, out_dir: str, experiment_para
                 diagnosis = diagnose(run, config)
                 html = render_run_report(diagnosis, experiment_params.get(run.experiment_id))
                 write_report(report_path(Path(out_dir), run.run_id), html)
-                outcomes.append(Outcome(run.run_id, diagnosis.to_dict()))
+                outcomes.append(Outcome(run.run_id, diagnosis.to_dict(), sketch=sketch_metrics(run, diagnosis.roles)))
             except Exception as exc:
                 outcomes.append(Outcome(run.run_id, None, f"{type(exc).__name__}: {exc}"))
     return outcomes

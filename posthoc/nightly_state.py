@@ -14,9 +14,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from posthoc.errors import BadInput
 from posthoc.files import write_atomic
-from posthoc.model import Diagnosis, Finding, Run, Skipped
+from posthoc.model import Diagnosis, Finding, Run, Series, Skipped, json_number
 
 STATE_FILE = "state.json"
 JOURNAL_FILE = "state.journal"
@@ -43,6 +45,7 @@ class RunRecord:
     params: dict[str, str] = field(default_factory=dict)
     start_time: int | None = None
     end_time: int | None = None
+    sketch: dict[str, dict] = field(default_factory=dict)  # metric key → compact_series(): digest sparklines
 
     @property
     def detector_errors(self) -> list[str]:
@@ -70,8 +73,9 @@ class RunRecord:
         d = self.diagnosis
         if d is None:
             return None
+        metrics = {key: restore_series(key, points) for key, points in self.sketch.items()}
         run = Run(self.run_id, self.run_name, self.experiment_id, d.get("run_status", self.run_status),
-                  self.start_time, self.end_time, dict(self.params), {}, {})
+                  self.start_time, self.end_time, dict(self.params), {}, metrics)
         findings = tuple(Finding(**{**f, "suggestions": tuple(f.get("suggestions", ()))}) for f in d["findings"])
         skipped = tuple(Skipped(s["detector"], s["reason"]) for s in d.get("skipped", []))
         return Diagnosis(run, d["status"], d["primary"], findings, dict(d.get("roles", {})), skipped,
@@ -186,6 +190,47 @@ class NightlyState:
 def _record(data: dict) -> RunRecord:
     names = {f.name for f in dataclasses.fields(RunRecord)}
     return RunRecord(**{k: v for k, v in data.items() if k in names})
+
+
+def sketch_metrics(run: Run, roles: dict[str, str], buckets: int = 60) -> dict[str, dict]:
+    """The series the digest draws (train loss, else the first metric), compacted; plus one finite point of
+    another metric when that one has none, so the digest does not call a run with data "no data"."""
+    key = roles.get("train_loss") or next(iter(sorted(run.metrics)), None)
+    if key is None:
+        return {}
+    out = {key: compact_series(run.metrics[key], buckets)}
+    if not run.metrics[key].finite_count:
+        other = next((s for s in run.metrics.values() if s.finite_count), None)
+        if other is not None:
+            last = int(np.flatnonzero(other.finite)[-1])
+            out[other.key] = {"steps": [int(other.steps[last])], "values": [float(other.values[last])]}
+    return out
+
+
+def compact_series(series: Series, buckets: int = 60) -> dict:
+    """At most ~3 points per bucket: its min, its max and its first non-finite point, in step order; the
+    last point always. Enough for a sparkline that keeps spikes and NaN, small enough for state.json."""
+    n = len(series)
+    if n <= 3 * buckets:
+        keep = np.arange(n)
+    else:
+        size = -(-n // buckets)
+        finite = series.finite
+        picks = [n - 1]
+        for start in range(0, n, size):
+            values, ok = series.values[start : start + size], finite[start : start + size]
+            if ok.any():
+                picks += [start + int(np.where(ok, values, np.inf).argmin()), start + int(np.where(ok, values, -np.inf).argmax())]
+            if not ok.all():
+                picks.append(start + int(np.flatnonzero(~ok)[0]))
+        keep = np.unique(picks)
+    return {"steps": series.steps[keep].tolist(), "values": json_number(series.values[keep].tolist())}
+
+
+def restore_series(key: str, points: dict) -> Series:
+    values = np.array([np.nan if v is None else float(v) for v in points["values"]], dtype=np.float64)
+    steps = np.asarray(points["steps"], dtype=np.int64)
+    return Series(key, steps, values, np.zeros(len(steps), dtype=np.int64))
 
 
 def report_path(out_dir: Path, run_id: str) -> Path:
