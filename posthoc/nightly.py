@@ -85,14 +85,15 @@ def analysis_key(config: Config) -> str:
 
 
 def select_runs(versions: dict[str, tuple[str, int]], records: dict[str, RunRecord], key: str,
-                since_ms: int | None) -> list[str]:
-    """New, changed, unfinished or previously failed runs, in the store's order."""
+                since_ms: int | None, lost: set[str] = frozenset()) -> list[str]:
+    """New, changed, unfinished or previously failed runs, and runs whose report was lost, in store order."""
     todo = []
     for run_id, (_status, version) in versions.items():
         if since_ms is not None and version < since_ms:
             continue
         record = records.get(run_id)
-        if record is None or record.version != version or record.analysis_key != key or not record.done:
+        if (record is None or record.version != version or record.analysis_key != key or not record.done
+                or run_id in lost):
             todo.append(run_id)
     return todo
 
@@ -111,7 +112,7 @@ def run_nightly(store, options: NightlyOptions, config: Config,
                       if r.experiment_id in experiment_ids and r.run_id not in versions})
         before = {run_id: record.status for run_id, record in state.records.items()}
         key = analysis_key(config)
-        todo = select_runs(versions, state.records, key, options.since_ms)
+        todo = select_runs(versions, state.records, key, options.since_ms, state.lost_reports())
         select_s = time.perf_counter() - tally.started
         on_log(f"{len(versions)} runs in {len(experiments)} experiment(s), {len(todo)} new or changed; "
                f"{len(state.records)} known from earlier nights")
@@ -168,8 +169,9 @@ def _analyze(store, todo, versions, options, config, key, experiment_ids, state,
                     executor = _executor(options.workers)
                     future = submit(chunk)
                 pending[future] = chunk
-            # keep the workers fed while the next batch is read, without holding the whole store in memory
-            while len(pending) > 2 * options.workers:
+            # leave about one batch queued: the workers stay busy while the next batch is read, and at most
+            # two batches of runs are in memory
+            while len(pending) > max(2 * options.workers, -(-len(batch) // CHUNK_RUNS)):
                 done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
                 for future in done:
                     finish(future)
@@ -231,7 +233,7 @@ _BUSY = threading.Lock()  # held while a worker writes a report, so it never exi
 def analyze_chunk(runs: list[Run], config: Config, out_dir: str, experiment_params: dict, parent_pid: int) -> list[Outcome]:
     """Diagnose, render and write each run's report; an exception costs only its own run."""
     from posthoc.diagnose import diagnose
-    from posthoc.report import render_run_report, write_report
+    from posthoc.report import render_run_report
 
     outcomes = []
     for run in runs:
@@ -241,7 +243,7 @@ def analyze_chunk(runs: list[Run], config: Config, out_dir: str, experiment_para
             try:
                 diagnosis = diagnose(run, config)
                 html = render_run_report(diagnosis, experiment_params.get(run.experiment_id))
-                write_report(report_path(Path(out_dir), run.run_id), html)
+                write_atomic(report_path(Path(out_dir), run.run_id), html, durable=False)
                 outcomes.append(Outcome(run.run_id, diagnosis.to_dict(), sketch=sketch_metrics(run, diagnosis.roles)))
             except Exception as exc:
                 outcomes.append(Outcome(run.run_id, None, f"{type(exc).__name__}: {exc}"))

@@ -50,6 +50,10 @@ def test_incremental_new_changed_and_running(sqlite_store, tmp_path):
     assert summary(out)["runs_known"] == 4 and summary(out)["counts"]["status"] == {"healthy": 2, "failed": 2}
     assert temp_files(out) == []
 
+    (out / "runs" / f"{newcomer}.html").unlink()  # a lost report is noticed and written again
+    assert nightly(sqlite_store.uri, out, "--experiment", "exp").exit_code == 1
+    assert summary(out)["analyzed_tonight"] == 1 and reports(out) == {healthy, nan, running, newcomer}
+
 
 def test_every_experiment_and_deleted_runs(sqlite_store, tmp_path):
     out = tmp_path / "out"
