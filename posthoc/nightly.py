@@ -103,10 +103,10 @@ def run_nightly(store, options: NightlyOptions, config: Config,
                 on_log: Callable[[str], None] = lambda line: None) -> NightlyResult:
     """The whole job; nothing here prints: progress and log lines go to the callbacks."""
     tally = _Tally()
+    names = list(options.experiments) or store.experiment_names()
+    experiments = store.experiment_ids(names) if names else {}  # bad input fails before DIR is touched
+    experiment_ids = list(experiments.values())
     with NightlyState(options.out_dir) as state:
-        names = list(options.experiments) or store.experiment_names()
-        experiments = store.experiment_ids(names) if names else {}
-        experiment_ids = list(experiments.values())
         versions = store.run_versions(experiment_ids) if experiment_ids else {}
         state.forget({r.run_id for r in state.records.values()
                       if r.experiment_id in experiment_ids and r.run_id not in versions})
@@ -282,8 +282,10 @@ def _executor(workers: int):
 
     # fork: workers inherit the imported modules (fast start) and never re-run the CLI's __main__
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
                                initializer=_start_worker, initargs=(os.getpid(),))
+    pool.submit(int).result()  # fork every worker now, before a store reader starts its own threads
+    return pool
 
 
 # ---- digest and summary ---------------------------------------------------------------------------------

@@ -118,3 +118,18 @@ def test_plain_run_never_writes_to_the_store(sqlite_store, file_store, tmp_path)
         assert nightly(builder.uri, out, "--experiment", "exp").exit_code == 0  # a running, healthy run
         assert summary(out)["analyzed_tonight"] == 1
         assert tree_digest(path) == before, f"the {name} store was modified"
+
+
+def test_bad_input_and_unreachable_store_exit_codes(sqlite_store, tmp_path):
+    sqlite_store.add("healthy", QUICK, experiment="exp")
+    out = tmp_path / "out"
+    unknown = nightly(sqlite_store.uri, out, "--experiment", "nope")
+    assert unknown.exit_code == 2
+    assert unknown.stderr == f"posthoc: error: experiment 'nope' not found in {sqlite_store.uri}; check the name\n"
+    assert not out.exists()
+    missing = nightly(f"sqlite:///{tmp_path / 'none.db'}", tmp_path / "out-missing")
+    assert missing.exit_code == 3 and "does not exist" in missing.stderr
+    assert not (tmp_path / "out-missing").exists() and not (tmp_path / "none.db").exists()
+    down = nightly("http://127.0.0.1:9", tmp_path / "out-down")
+    assert down.exit_code == 3 and "is unreachable" in down.stderr
+    assert nightly(sqlite_store.uri, out, "--workers", "0").exit_code == 2
