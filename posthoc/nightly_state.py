@@ -231,14 +231,14 @@ def sketch_metrics(run: Run, roles: dict[str, str], buckets: int = 60) -> dict[s
 
 def compact_series(series: Series, buckets: int = 60) -> dict:
     """At most ~3 points per bucket: its min, its max and its first non-finite point, in step order; the
-    last point always. Enough for a sparkline that keeps spikes and NaN, small enough for state.json."""
+    last and the last finite point always. Enough for a sparkline that keeps spikes and NaN, small enough for state.json."""
     n = len(series)
     if n <= 3 * buckets:
         keep = np.arange(n)
     else:
         size = -(-n // buckets)
         finite = series.finite
-        picks = [n - 1]
+        picks = [n - 1, *np.flatnonzero(finite)[-1:]]  # the last point, and the last finite one ("last loss")
         for start in range(0, n, size):
             values, ok = series.values[start : start + size], finite[start : start + size]
             if ok.any():

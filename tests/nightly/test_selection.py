@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from posthoc.config import Config
@@ -70,3 +71,22 @@ def test_done_means_finished_and_clean():
     assert not record("a", writeback_error="OSError: down").done
     assert not record("a", diagnosis={"status": "healthy", "primary": "healthy", "findings": [],
                                       "errors": ["nan_inf: TypeError: x"]}).done
+
+
+def test_compact_series_keeps_spikes_nan_and_the_last_value():
+    from posthoc.model import Series
+    from posthoc.nightly_state import compact_series, restore_series
+
+    steps = np.arange(1000)
+    values = 1.0 / (1 + steps) + 0.01 * np.sin(steps)
+    values[400] = 50.0  # a spike
+    values[700:710] = np.nan
+    values[-1] = np.nan
+    points = compact_series(Series("loss", steps, values, steps), buckets=60)
+    restored = restore_series("loss", points)
+    assert len(restored) <= 3 * 60 + 2
+    assert 400 in points["steps"] and points["values"][points["steps"].index(400)] == 50.0
+    assert 700 in points["steps"] and np.isnan(restored.values[list(restored.steps).index(700)])
+    assert restored.steps[-1] == 999 and np.isnan(restored.values[-1])
+    assert restored.finite_part().values[-1] == values[998]  # the digest's "last" column stays exact
+    json.dumps(points, allow_nan=False)
