@@ -96,9 +96,9 @@ def cli():
 @click.option("--experiment", "-e", "experiments", multiple=True, metavar="NAME",
               help="Analyze every active run of this experiment (repeatable).")
 @store_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]),
-              help="text (default on a terminal) or json / jsonl (default when piped).")
-@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl", "html"]),
+              help="text (default on a terminal) or json / jsonl (default when piped); html: a self-contained report.")
+@click.option("--out", type=click.Path(), help="Write to this file instead of stdout (html with several runs: a directory).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="failed", show_default=True,
               help="Exit 1 when a run's status reaches this level.")
 def analyze(run_ids, experiments, tracking_uri, config_path, fmt, out, fail_on):
@@ -129,6 +129,11 @@ def analyze(run_ids, experiments, tracking_uri, config_path, fmt, out, fail_on):
             diagnoses.extend(diagnose(run, config) for run in batch)
             bar.update(len(batch))
     fmt = fmt or ("text" if sys.stdout.isatty() and out is None else "json")
+    if fmt == "html":
+        _write_html(diagnoses, out)
+        sys.exit(_exit_code(diagnoses, fail_on))
+    if out is not None and Path(out).is_dir():
+        raise BadInput(f"--out {out} is a directory; give a file path")
     if fmt == "text":
         text = to_text(diagnoses, style=click.style if sys.stdout.isatty() and out is None else (lambda t, **k: t))
     else:
@@ -165,6 +170,28 @@ def demo(tracking_uri, experiment):
     for run in load_runs(store, ids):
         click.echo(summary_line(diagnose(run)))
     click.echo(f"\nnext: posthoc analyze --experiment {experiment}" + ("" if tracking_uri is None else f" --tracking-uri {uri}"), err=True)
+
+
+def _write_html(diagnoses, out: str | None) -> None:
+    """One run: a report at --out (or stdout). Several: --out DIR gets <run_id>.html each and index.html."""
+    from posthoc.report import common_params, render_digest, render_run_report, write_report
+
+    usual = common_params([d.run for d in diagnoses]) if len(diagnoses) > 1 else None
+    if len(diagnoses) == 1 and (out is None or not Path(out).is_dir()):
+        _write(render_run_report(diagnoses[0], usual), out)
+        return
+    if out is None or (Path(out).exists() and not Path(out).is_dir()):
+        raise BadInput("--format html with several runs writes one report per run: give --out DIR (a directory)")
+    import re
+    from datetime import datetime, timezone
+
+    folder = Path(out)
+    hrefs = {d.run.run_id: re.sub(r"[^A-Za-z0-9_.-]", "_", d.run.run_id) + ".html" for d in diagnoses}
+    for d in diagnoses:
+        write_report(folder / hrefs[d.run.run_id], render_run_report(d, usual))
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    write_report(folder / "index.html", render_digest(diagnoses, hrefs, "posthoc analyze", stamp))
+    click.echo(f"wrote {len(diagnoses)} reports and {folder / 'index.html'}", err=True)
 
 
 def main():

@@ -78,7 +78,7 @@ class Scale:
     log: bool
 
     def transform(self, values: np.ndarray) -> np.ndarray:
-        return np.log10(np.maximum(values, 1e-300)) if self.log else values
+        return np.log10(np.maximum(values, 10.0**self.low)) if self.log else values
 
     def ticks(self, most: int = 5) -> list[tuple[float, str]]:
         """(position in axis units, label) pairs: decades on log axes, 1-2-5 steps on linear ones."""
@@ -90,14 +90,16 @@ class Scale:
 
 
 def value_scale(arrays: list[np.ndarray], log_span: float = 100.0) -> Scale:
-    """Log when every finite value is positive and they span `log_span`x or more (grad norm, lr, blow-ups)."""
+    """Log when (nearly) every finite value is positive and they span `log_span`x or more (grad norm, lr,
+    blow-ups, losses that converge toward 0); the rare zero is drawn on the bottom edge."""
     finite = [a[np.isfinite(a)] for a in arrays]
     values = np.concatenate(finite) if finite else np.zeros(0)
     if not len(values):
         return Scale(0.0, 1.0, False)
     low, high = float(values.min()), float(values.max())
-    if low > 0 and high / low >= log_span:
-        low, high = math.log10(low), math.log10(high)
+    positive = values[values > 0]
+    if len(positive) >= 0.99 * len(values) and len(positive) and high / float(positive.min()) >= log_span:
+        low, high = math.log10(float(positive.min())), math.log10(high)
         pad = (high - low) * 0.05
         return Scale(low - pad, high + pad, True)
     if high == low:
@@ -257,7 +259,7 @@ def bar_chart(rows: list[tuple[str, float, str]], width: int = 520, bar_h: int =
            f'height="{height}" role="img" aria-label="importance"><title>importance</title>']
     for index, (label, value, text) in enumerate(rows):
         y = 4 + index * bar_h
-        w = max(value, 0.0) / top_value * (width - left - 70) if math.isfinite(value) else 0.0
+        w = max(value, 0.0) / top_value * (width - left - 140) if math.isfinite(value) else 0.0
         out.append(f'<text x="{left - 6}" y="{y + 13}" class="yt">{escape(_clip(label, 26))}</text>'
                    f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{bar_h - 5}" fill="{COLOURS[0]}"/>'
                    f'<text x="{left + w + 4:.1f}" y="{y + 13}" class="lg">{escape(text)}</text>')

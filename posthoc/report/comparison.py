@@ -32,7 +32,7 @@ def target_series(run: Run, target: str | None) -> Series | None:
     return (roles.get(target) if target else None) or roles.get("val_loss" if target and "val" in target else "train_loss")
 
 
-def _multiples(values: list[dict], runs: dict[str, Run], target: str | None) -> list[dict]:
+def _multiples(param: str, values: list[dict], runs: dict[str, Run], target: str | None) -> list[dict]:
     """One small chart per value, same axes across the row, so the curves compare at a glance."""
     groups = []
     for v in values:
@@ -46,8 +46,9 @@ def _multiples(values: list[dict], runs: dict[str, Run], target: str | None) -> 
     out = []
     for v, found in groups:
         lines = [Line(run.run_name or run.run_id, s.steps, s.values) for run, s in found]
-        title = f"{v.get('value')}"
-        svg = line_chart(title, lines, x_range, width=320, height=160, buckets=120, scale=scale, legend=False)
+        title = f"{param} = {v.get('value')}"
+        svg = line_chart(title, lines, x_range, width=320, height=160, buckets=120, scale=scale,
+                         legend=len(lines) <= 2)
         out.append({"svg": Markup(svg),  # built by charts.py with every text escaped
                     "value": str(v.get("value")), "runs": [line.label for line in lines],
                     "metric": found[0][1].key if found else ""})
@@ -87,7 +88,7 @@ def _comparison(c: dict, runs: dict[str, Run], target: str | None) -> dict:
         "rows": rows,
         "chart": Markup(noise_chart(chart_rows, band)) if chart_rows else None,  # escaped by charts.py
         "band_base": rows[0]["value"] if rows else "",
-        "multiples": _multiples(values, runs, target),
+        "multiples": _multiples(str(c.get("param")), values, runs, target),
     }
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from posthoc.diagnose import diagnose
-from posthoc.model import Series
+from posthoc.model import Finding, Series
 from posthoc.report import (common_params, render_comparison_report, render_digest, render_run_report,
                             write_report)
-from posthoc.report.charts import downsample
+from posthoc.report.charts import downsample, value_scale
 from posthoc.store import load_runs, open_store
 from tests.report.conftest import IMG, SCRIPT, SWEEP
 from tests.report.helpers import comparison_from_runs
@@ -173,3 +173,28 @@ def test_write_report_is_atomic(tmp_path, diagnoses, monkeypatch):
         write_report(path, render_run_report(diagnoses["nan"]))
     assert path.read_text() == before and "HEALTHY" in before
     assert [p.name for p in Path(tmp_path).iterdir()] == ["report.html"]  # no temp file left behind
+
+
+def test_any_finding_renders_generically(diagnoses):
+    """Detectors land in parallel: a finding of another pattern renders from its fields alone."""
+    spike = Finding("loss_spikes", "warning", 0.8, "train_loss", 40, 44,
+                    {"spike_steps": [40, 44], "max_ratio": float("inf"), "baseline": None, "by_metric": {"a": 1.5}},
+                    "train_loss jumped 3x at steps 40 and 44 and recovered", ("lower lr", SCRIPT))
+    d = dataclasses.replace(diagnoses["healthy"], status="warning", primary="loss_spikes", findings=(spike,))
+    html = render_run_report(d)
+    assert_inert(html)
+    assert 'class="banner warning"' in html and "WARNING" in html and "▲" in html
+    assert "primary cause: <b id=\"primary-pattern\">loss_spikes</b> (warning, confidence 0.80, steps 40–44)" in html
+    assert "1 loss_spikes" in html  # labeled span on the charts
+    for key, value in (("spike_steps", "40, 44"), ("max_ratio", "+Inf"), ("baseline", "—"), ("by_metric", "a: 1.5")):
+        assert f'<td class="mono">{key}</td><td class="mono">{value}</td>' in html
+    assert re.search(r"loss curve is stable.*?✖ contradicted</td><td>loss_spikes at steps 40–44", html, re.S)
+    assert f"<li>{ESCAPED_SCRIPT}</li>" in html
+
+
+def test_value_scale_goes_log_across_decades():
+    assert value_scale([np.array([1e-3, 1.0, 50.0])]).log
+    assert not value_scale([np.array([0.5, 1.0, 2.0])]).log
+    assert not value_scale([np.array([-1.0, 1e3])]).log
+    scale = value_scale([np.array([np.nan, np.inf, 1e-6, 1e2])])
+    assert scale.log and [label for _, label in scale.ticks()] == ["1e-6", "1e-4", "0.01", "1", "100"]
