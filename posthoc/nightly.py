@@ -338,7 +338,8 @@ def _write_digest(state: NightlyState, summary: dict, experiments: dict[str, str
     hrefs = {r.run_id: f"runs/{report_path(state.out_dir, r.run_id).name}" for r in records if r.diagnosis is not None}
     failures = [(r.run_id, r.run_name, f"{stage}: {message}") for r in records for stage, message in r.problems]
     title = "posthoc nightly: " + (", ".join(experiments) or "no experiments")
-    write_report(state.out_dir / "index.html", render_digest(diagnoses, hrefs, title, summary["generated_at"], failures))
+    stamp = summary["generated_at"].replace("T", " ")[:16] + " UTC"  # as `analyze --format html` shows it
+    write_report(state.out_dir / "index.html", render_digest(diagnoses, hrefs, title, stamp, failures))
 
 
 def _now() -> str:
