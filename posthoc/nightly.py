@@ -106,6 +106,7 @@ def run_nightly(store, options: NightlyOptions, config: Config,
     names = list(options.experiments) or store.experiment_names()
     experiments = store.experiment_ids(names) if names else {}  # bad input fails before DIR is touched
     experiment_ids = list(experiments.values())
+    writeback = _open_writeback(store.uri, options)
     with NightlyState(options.out_dir) as state:
         versions = store.run_versions(experiment_ids) if experiment_ids else {}
         state.forget({r.run_id for r in state.records.values()
@@ -118,7 +119,7 @@ def run_nightly(store, options: NightlyOptions, config: Config,
                f"{len(state.records)} known from earlier nights")
         analyze_started = time.perf_counter()
         if todo:
-            _analyze(store, todo, versions, options, config, key, experiment_ids, state, tally, on_progress)
+            _analyze(store, todo, versions, options, config, key, experiment_ids, writeback, state, tally, on_progress)
         analyze_s = time.perf_counter() - analyze_started
         write_started = time.perf_counter()
         state.remove_stray_reports()
@@ -131,10 +132,10 @@ def run_nightly(store, options: NightlyOptions, config: Config,
     return NightlyResult(summary, summary["exit_code"], options.out_dir)
 
 
-def _analyze(store, todo, versions, options, config, key, experiment_ids, state, tally, on_progress) -> None:
+def _analyze(store, todo, versions, options, config, key, experiment_ids, writeback, state, tally,
+             on_progress) -> None:
     """Read batches here, analyze chunks in workers, journal each outcome as it arrives."""
     experiment_params = _experiment_params(store, experiment_ids)
-    writeback = _open_writeback(store.uri, options)
     runs_by_id: dict[str, Run] = {}
     pending: dict[Future, list[Run]] = {}
     executor = _executor(options.workers)

@@ -1,5 +1,10 @@
 """--write-tags and --attach through the MLflow client, on sqlite and on a real `mlflow server`."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from posthoc import __version__
@@ -7,6 +12,7 @@ from tests.conftest import QUICK
 from tests.nightly.conftest import NAN_RUN, nightly, requires_report, state_runs, summary
 
 pytestmark = requires_report
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "server"])
@@ -35,3 +41,21 @@ def test_without_flags_no_tags(sqlite_store, tmp_path):
     assert nightly(sqlite_store.uri, tmp_path / "out", "--experiment", "exp").exit_code == 0
     assert not any(k.startswith("posthoc.") for k in sqlite_store.client.get_run(run_id).data.tags)
     assert sqlite_store.client.list_artifacts(run_id) == []
+
+
+def test_file_store_write_back_and_its_opt_in(file_store, tmp_path):
+    run_id = file_store.add("nan", NAN_RUN, experiment="exp")
+    out = tmp_path / "out"
+    # a fresh process: MLflow caches its store objects, so only a new process sees the missing opt-in
+    environment = {k: v for k, v in os.environ.items() if k != "MLFLOW_ALLOW_FILE_STORE"}
+    refused = subprocess.run([sys.executable, "-m", "posthoc", "nightly", "--tracking-uri", file_store.uri, "--out",
+                              str(out), "--experiment", "exp", "--write-tags"], cwd=ROOT, env=environment,
+                             capture_output=True, text=True)
+    assert refused.returncode == 2 and not out.exists()
+    assert refused.stderr == (f"posthoc: error: MLflow 3 writes file stores such as {file_store.uri} only with "
+                              "MLFLOW_ALLOW_FILE_STORE=true: set it for --write-tags / --attach, or drop those flags\n")
+    result = nightly(file_store.uri, out, "--experiment", "exp", "--write-tags", "--attach")
+    assert result.exit_code == 1 and summary(out)["errors"] == [], result.stderr
+    assert file_store.client.get_run(run_id).data.tags["posthoc.primary"] == "nan_inf"
+    assert (tmp_path / "mlruns").exists() and [a.path for a in file_store.client.list_artifacts(run_id, "posthoc")] == [
+        "posthoc/report.html"]
