@@ -154,6 +154,8 @@ def test_digest(store, diagnoses):
     assert html.index(nan_id) < html.index(healthy_id)  # worst first
     assert f'<a href="{nan_id}.html">nan</a>' in html
     assert html.count('svg" class="spark"') == 3
+    rows = {row.split("</a>")[0].rsplit(">", 1)[-1]: row for row in html.split('<tr class="row')[1:]}
+    assert 'class="bad"' in rows["nan"] and 'class="bad"' not in rows["healthy"]  # sparkline marks the NaN stretch
     assert '<label for="f1">healthy (2)</label>' in html and '<label for="f2">nan_inf (1)</label>' in html
     assert "#f2:checked ~ table tr.row:not(.p2)" in html
     assert re.search(r'<tr class="row p2"', html) and html.count('class="row p1"') == 2
