@@ -7,6 +7,16 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files 0600; reports are meant to be read (served, mailed) like any file the user writes
+FILE_MODE = 0o666 & ~_umask()  # read once at import, while the process has a single thread
+
+
 def write_atomic(path: Path, text: str, durable: bool = True) -> None:
     """Write to a temp file in the same directory, fsync, then rename over `path`.
 
@@ -17,6 +27,7 @@ def write_atomic(path: Path, text: str, durable: bool = True) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), FILE_MODE)
             handle.write(text)
             handle.flush()
             if durable:

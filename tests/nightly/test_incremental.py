@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 
 from tests.conftest import QUICK
 from tests.nightly.conftest import (HF_RUN, NAN_RUN, bump, nightly, reports, requires_report, state_runs, summary,
@@ -24,6 +25,10 @@ def test_incremental_new_changed_and_running(sqlite_store, tmp_path):
     assert [f["run_id"] for f in night1["new_failures"]] == [nan] and night1["errors"] == []
     assert reports(out) == {healthy, nan, running}
     assert state_runs(out)[running]["run_status"] == "RUNNING"
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for path in (out / "index.html", out / "summary.json", out / "runs" / f"{nan}.html"):
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # readable like any file the user writes
 
     second = nightly(sqlite_store.uri, out, "--experiment", "exp", "--fail-on", "never")
     assert second.exit_code == 0, second.stderr
