@@ -88,7 +88,8 @@ def test_a_run_whose_analysis_raises_does_not_stop_the_job(sqlite_store, tmp_pat
     hf = sqlite_store.add("hf", HF_RUN, experiment="exp")
     config = tmp_path / "posthoc.toml"
     config.write_text('[roles]\ntrain_loss = ["train_loss", 3]\n[thresholds.nan_inf]\nlead_up_points = "twenty"\n')
-    result = nightly(sqlite_store.uri, out, "--experiment", "exp", "--config", str(config), "--fail-on", "never")
+    result = nightly(sqlite_store.uri, out, "--experiment", "exp", "--config", str(config), "--fail-on", "never",
+                     "--workers", "1")  # in-process: the same outcome without a pool
     assert result.exit_code == 1, result.stderr  # not a failed run: the errors alone say "look at me"
     errors = {e["run_id"]: e for e in summary(out)["errors"]}
     assert set(errors) == {nan, hf}
