@@ -159,7 +159,7 @@ def _analyze(store, todo, versions, options, config, key, experiment_ids, writeb
         return executor.submit(analyze_chunk, chunk, config, str(options.out_dir), params, os.getpid())
 
     try:
-        for batch in store.iter_runs(todo):
+        for batch in read_batches(store, todo, experiment_ids):
             for start in range(0, len(batch), CHUNK_RUNS):
                 chunk = batch[start : start + CHUNK_RUNS]
                 runs_by_id.update((r.run_id, r) for r in chunk)
@@ -186,8 +186,24 @@ def _analyze(store, todo, versions, options, config, key, experiment_ids, writeb
         executor.shutdown(wait=True, cancel_futures=True)
 
 
+def read_batches(store, run_ids: list[str], experiment_ids: list[str]):
+    """store.iter_runs, except that a run deleted while the job runs is skipped instead of ending the job."""
+    remaining = list(run_ids)
+    for _attempt in range(3):
+        try:
+            for batch in store.iter_runs(remaining):
+                remaining = remaining[len(batch) :]  # batches come in the order asked
+                yield batch
+            return
+        except BadInput:
+            alive = store.run_versions(experiment_ids)
+            if all(r in alive for r in remaining):
+                raise
+            remaining = [r for r in remaining if r in alive]
+
+
 def _experiment_params(store, experiment_ids: list[str]) -> dict[str, dict[str, str]]:
-    """Params every run of an experiment shares (one cheap params read each), for the run reports."""
+    """Each param's most common value per experiment (one cheap params read each), for the run reports."""
     from posthoc.report import common_params
 
     out = {}

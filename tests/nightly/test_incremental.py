@@ -3,7 +3,12 @@
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 
+import pytest
+
+from posthoc.errors import BadInput
 from tests.conftest import QUICK
 from tests.nightly.conftest import (HF_RUN, NAN_RUN, bump, nightly, reports, requires_report, state_runs, summary,
                                     temp_files, tree_digest)
@@ -139,3 +144,20 @@ def test_bad_input_and_unreachable_store_exit_codes(sqlite_store, tmp_path):
     down = nightly("http://127.0.0.1:9", tmp_path / "out-down")
     assert down.exit_code == 3 and "is unreachable" in down.stderr
     assert nightly(sqlite_store.uri, out, "--workers", "0").exit_code == 2
+
+
+def test_a_run_deleted_during_the_job_is_skipped(sqlite_store):
+    """Selected, then deleted for good (`mlflow gc`) before it was read: skipped, not the end of the job."""
+    from posthoc.nightly import read_batches
+    from posthoc.store import open_store
+
+    ids = [sqlite_store.add(name, QUICK, experiment="exp") for name in ("a", "b", "c")]
+    store = open_store(sqlite_store.uri)
+    experiment_ids = list(store.experiment_ids(["exp"]).values())
+    sqlite_store.client.delete_run(ids[1])
+    subprocess.run([sys.executable, "-m", "mlflow", "gc", "--backend-store-uri", sqlite_store.uri, "--tracking-uri", sqlite_store.uri,
+                    "--run-ids", ids[1]],
+                   check=True, capture_output=True)
+    with pytest.raises(BadInput, match="not found"):
+        list(store.iter_runs(ids))  # what the job would have died of
+    assert [r.run_id for batch in read_batches(store, ids, experiment_ids) for r in batch] == [ids[0], ids[2]]
