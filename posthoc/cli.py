@@ -197,10 +197,6 @@ def _write_html(diagnoses, out: str | None) -> None:
     click.echo(f"wrote {len(diagnoses)} reports and {folder / 'index.html'}", err=True)
 
 
-def main():
-    cli(prog_name="posthoc")
-
-
 # --- compare -----------------------------------------------------------------------------------------
 
 @cli.command()
@@ -288,3 +284,76 @@ def _demo_sweeps(uri: str, tracking_uri: str | None) -> None:
         click.echo(f"  {line}")
     click.echo(f"\nnext: posthoc compare --experiment {name}" + ("" if tracking_uri is None else f" --tracking-uri {uri}"),
                err=True)
+
+
+# --- nightly -----------------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--experiment", "-e", "experiments", multiple=True, metavar="NAME",
+              help="Experiment to sweep (repeatable). Default: every active experiment.")
+@click.option("--since", metavar="DATE", help="Only runs that logged or ended at or after DATE (YYYY-MM-DD[THH:MM], UTC).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Directory for index.html, summary.json, runs/<run_id>.html and the job's state.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Processes analyzing and rendering. Default: CPU count.")
+@click.option("--write-tags", is_flag=True, help="Set posthoc.status, posthoc.primary, posthoc.version tags on each analyzed run.")
+@click.option("--attach", is_flag=True, help="Log each run's report as the artifact posthoc/report.html.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="failed", show_default=True,
+              help="Exit 1 when a run analyzed tonight reaches this level.")
+@store_options
+def nightly(experiments, since, out_dir, workers, write_tags, attach, fail_on, tracking_uri, config_path):
+    """Analyze runs new or changed since the last night; write a digest, reports and summary.json.
+
+    \b
+    State lives in --out: a second run over an unchanged store analyzes nothing. Runs still RUNNING
+    are analyzed on what they logged and again the next night. Killed, it resumes where it stopped.
+    Nothing is written to the tracking store unless --write-tags or --attach is given.
+    Exit: 0 done; 1 a run reached --fail-on or a run could not be analyzed (see summary.json "errors");
+    2 bad input; 3 store unreachable.
+    """
+    import time
+
+    from posthoc.config import load_config
+    from posthoc.nightly import NightlyOptions, parse_since, run_nightly
+
+    options = NightlyOptions(
+        out_dir=Path(out_dir), experiments=tuple(dict.fromkeys(experiments)),
+        since_ms=parse_since(since) if since else None, workers=workers or os.cpu_count() or 1,
+        write_tags=write_tags, attach=attach, fail_on=fail_on,
+    )
+    config = load_config(config_path)
+    store = _open(tracking_uri)
+    tty = sys.stderr.isatty()
+    bar = None
+    logged = {"fraction": 0.0, "started": time.perf_counter()}
+
+    def on_log(line: str) -> None:
+        click.echo(f"posthoc nightly: {line}", err=True)
+
+    def on_progress(done: int, total: int) -> None:
+        nonlocal bar
+        if tty:
+            if bar is None:
+                bar = click.progressbar(length=total, label="analyzing", file=sys.stderr)
+                bar.__enter__()
+            bar.update(1)
+        elif done == total or done / total >= logged["fraction"] + 0.1:  # cron: a line per tenth
+            logged["fraction"] = done / total
+            on_log(f"analyzed {done}/{total} runs ({time.perf_counter() - logged['started']:.1f} s)")
+
+    try:
+        result = run_nightly(store, options, config, on_progress=on_progress, on_log=on_log)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    summary = result.summary
+    status = summary["tonight"]["status"]
+    on_log(f"analyzed {summary['analyzed_tonight']} runs ({', '.join(f'{n} {s}' for s, n in sorted(status.items())) or 'none'}), "
+           f"{len(summary['new_failures'])} new failure(s), {len(summary['errors'])} error(s) in "
+           f"{summary['timings_s']['total']:.1f} s; digest {Path(out_dir) / 'index.html'}")
+    for error in summary["errors"]:
+        on_log(f"could not analyze {error['run_id']} {error['run_name']!r} ({error['stage']}): {error['error']}")
+    sys.exit(result.exit_code)
+
+
+def main():
+    cli(prog_name="posthoc")

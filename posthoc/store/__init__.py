@@ -24,11 +24,17 @@ class Store(Protocol):
     def experiment_ids(self, names: list[str]) -> dict[str, str]:
         """name → id for each active experiment; BadInput names the unknown ones."""
 
+    def experiment_names(self) -> list[str]:
+        """Names of every active experiment, by id: what a nightly job sweeps when none is named."""
+
     def run_ids(self, experiment_ids: list[str]) -> list[str]:
         """Active runs of these experiments, oldest first."""
 
     def run_versions(self, experiment_ids: list[str]) -> dict[str, tuple[str, int]]:
         """run id → (status, latest metric timestamp or end time): cheap change detection."""
+
+    def run_params(self, experiment_ids: list[str]) -> dict[str, dict[str, str]]:
+        """run id → params of every active run, without metrics: what an experiment's runs share."""
 
     def iter_runs(self, run_ids: list[str]) -> Iterator[list[Run]]:
         """The runs, whole, in batches (in the order asked); BadInput names unknown ids."""

@@ -55,6 +55,19 @@ class ClientStore:
             raise unknown_experiments_error(missing, self.uri)
         return found
 
+    def experiment_names(self) -> list[str]:
+        from mlflow.entities import ViewType
+
+        names, token = [], None
+        while True:
+            page = self._call(self.client.search_experiments, view_type=ViewType.ACTIVE_ONLY, max_results=1000,
+                              page_token=token)
+            names += [(e.experiment_id, e.name) for e in page]
+            token = page.token
+            if not token:
+                break
+        return [name for _, name in sorted(names, key=lambda e: (len(e[0]), e[0]))]  # numeric ids by value
+
     def _search(self, experiment_ids: list[str]):
         token = None
         while True:
@@ -78,6 +91,9 @@ class ClientStore:
             )
             for r in self._search(experiment_ids)
         }
+
+    def run_params(self, experiment_ids: list[str]) -> dict[str, dict[str, str]]:
+        return {r.info.run_id: dict(r.data.params) for r in self._search(experiment_ids)}
 
     def iter_runs(self, run_ids: list[str]) -> Iterator[list[Run]]:
         with ThreadPoolExecutor(WORKERS) as pool:

@@ -46,6 +46,10 @@ class FileStore:
             raise unknown_experiments_error(missing, self.uri)
         return {n: by_name[n] for n in names}
 
+    def experiment_names(self) -> list[str]:
+        experiments = self._experiments()
+        return [str(experiments[e].get("name")) for e in sorted(experiments, key=lambda e: (len(e), e))]
+
     def _run_metas(self, experiment_ids: list[str]) -> list[dict]:
         metas = []
         for eid in experiment_ids:
@@ -66,6 +70,12 @@ class FileStore:
             version = max([*stamps, int(meta.get("end_time") or 0)])
             out[str(meta["run_id"])] = (RUN_STATUS.get(meta.get("status"), str(meta.get("status"))), version)
         return out
+
+    def run_params(self, experiment_ids: list[str]) -> dict[str, dict[str, str]]:
+        return {
+            str(meta["run_id"]): _read_key_files(self.root / str(meta["experiment_id"]) / str(meta["run_id"]) / "params")
+            for meta in self._run_metas(experiment_ids)
+        }
 
     def iter_runs(self, run_ids: list[str]) -> Iterator[list[Run]]:
         dirs = {}

@@ -85,6 +85,12 @@ class SqliteStore:
             raise unknown_experiments_error(missing, self.uri)
         return found
 
+    def experiment_names(self) -> list[str]:
+        rows = self.connection.execute(
+            "SELECT name FROM experiments WHERE lifecycle_stage = 'active' ORDER BY experiment_id"
+        )
+        return [row[0] for row in rows]
+
     def run_ids(self, experiment_ids: list[str]) -> list[str]:
         marks = ",".join("?" * len(experiment_ids))
         rows = self.connection.execute(
@@ -103,6 +109,18 @@ class SqliteStore:
             [int(e) for e in experiment_ids],
         )
         return {run_id: (status, int(version)) for run_id, status, version in rows}
+
+    def run_params(self, experiment_ids: list[str]) -> dict[str, dict[str, str]]:
+        marks = ",".join("?" * len(experiment_ids))
+        rows = self.connection.execute(
+            "SELECT p.run_uuid, p.key, p.value FROM params p JOIN runs r ON r.run_uuid = p.run_uuid "
+            f"WHERE r.experiment_id IN ({marks}) AND r.lifecycle_stage = 'active'",
+            [int(e) for e in experiment_ids],
+        )
+        out: dict[str, dict[str, str]] = {}
+        for run_id, key, value in rows:
+            out.setdefault(run_id, {})[key] = value
+        return out
 
     def iter_runs(self, run_ids: list[str]) -> Iterator[list[Run]]:
         for start in range(0, len(run_ids), BATCH_RUNS):
