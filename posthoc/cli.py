@@ -151,7 +151,8 @@ def _progress(total: int, label: str):
 @cli.command()
 @click.option("--tracking-uri", metavar="URI", help="Where to log the demo (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).")
 @click.option("--experiment", default="posthoc-demo", show_default=True, help="Demo experiment name.")
-@click.option("--sweeps", is_flag=True, help="Also log the posthoc-sweeps experiment and print its comparison summary.")
+@click.option("--sweeps/--no-sweeps", default=True, show_default=True,
+              help="Also log the posthoc-sweeps experiment (18 small runs) and print its comparison summary.")
 @click.option("--debug", is_flag=True, expose_value=False, callback=_set_debug, is_eager=True, help="Show tracebacks.")
 def demo(tracking_uri, experiment, sweeps):
     """Train small numpy models with injected faults into MLflow, then analyze every run.
@@ -267,7 +268,7 @@ def compare(experiments, run_ids, filter_text, target, mode, tracking_uri, confi
 
 
 def _demo_sweeps(uri: str, tracking_uri: str | None) -> None:
-    """`posthoc demo --sweeps`: log the sweep experiment, then print its comparison summary."""
+    """`posthoc demo`'s sweeps: log the sweep experiment, then print its comparison summary."""
     from posthoc.compare import compare as compare_runs
     from posthoc.diagnose import diagnose
     from posthoc.store import load_runs, open_store

@@ -107,12 +107,12 @@ def test_analyze_over_http_and_file_store(server_store, file_store):
 def test_demo_builds_and_summarizes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    result = run("demo")
+    result = run("demo", "--no-sweeps")
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "mlflow.db").exists()
     lines = {line.split()[2]: line.split()[0] for line in result.stdout.splitlines() if line.strip()}
     assert lines["nan-corrupted-batch"] == "FAILED"
-    again = run("demo")  # a second demo reuses the experiment instead of logging duplicates
+    again = run("demo", "--no-sweeps")  # a second demo reuses the experiment instead of logging duplicates
     assert "reused experiment" in again.stderr and again.stdout == result.stdout
 
 
