@@ -7,7 +7,9 @@ from posthoc.detectors import DETECTORS
 from posthoc.model import SEVERITY_RANK, Diagnosis, Finding, Run, Skipped
 from posthoc.roles import resolve_roles
 
-# cause → effects it can produce; a cause that starts no later than its effect is the root
+# cause → effects it can produce. A cause is the root of an effect when it starts no later than the effect
+# and is still active near its start (its span ends within PROXIMITY of the run's steps before it): spikes
+# 300 steps before an unrelated NaN are not its cause.
 CAUSES: dict[str, tuple[str, ...]] = {
     "exploding_gradients": ("nan_inf", "divergence", "loss_spikes", "oscillation"),
     "divergence": ("nan_inf",),
@@ -16,6 +18,16 @@ CAUSES: dict[str, tuple[str, ...]] = {
     "vanishing_gradients": ("plateau", "underfitting"),
     "noisy_small_batch": ("oscillation",),
     "overfitting": (),
+}
+PROXIMITY = 0.1  # fraction of the run's logged step span
+# A finding that restates another's symptom is dropped: the key pattern's finding explains it.
+# (a run that diverged or exploded also "stalls" at a huge level; its noise is not a batch-size issue)
+SUPPRESSED_BY: dict[str, tuple[str, ...]] = {
+    "plateau": ("divergence", "exploding_gradients", "vanishing_gradients"),
+    "underfitting": ("divergence", "exploding_gradients"),
+    "oscillation": ("divergence",),
+    "noisy_small_batch": ("divergence", "exploding_gradients", "oscillation"),
+    "loss_spikes": ("divergence",),
 }
 
 
@@ -41,11 +53,13 @@ def diagnose(run: Run, config: Config | None = None, strict: bool = False) -> Di
     if not any(s.finite_count for s in run.metrics.values()):
         findings.append(Finding("insufficient_data", "info", 1.0, None, None, None, {"metrics_logged": len(run.metrics)},
                                 "the run logged no finite metric values: nothing to analyze"))
+    present = {f.pattern for f in findings}
+    findings = [f for f in findings if not present.intersection(SUPPRESSED_BY.get(f.pattern, ()))]
     ordered = tuple(sorted(findings, key=_order_key))
     return Diagnosis(
         run=run,
         status=status_of(ordered),
-        primary=primary_of(ordered),
+        primary=primary_of(ordered, _step_span(run)),
         findings=ordered,
         roles=roles.keys(),
         skipped=tuple(skipped),
@@ -62,18 +76,25 @@ def status_of(findings: tuple[Finding, ...]) -> str:
     return "failed" if "critical" in severities else "warning" if "warning" in severities else "healthy"
 
 
-def primary_of(findings: tuple[Finding, ...]) -> str:
+def _step_span(run: Run) -> int:
+    steps = [s.steps for s in run.metrics.values() if len(s)]
+    return max((int(x[-1]) - int(x[0]) for x in steps), default=0)
+
+
+def causes(cause: Finding, effect: Finding, span: int = 0) -> bool:
+    """Whether `cause` can explain `effect`: a known link, starting no later, still active near its start."""
+    if effect.pattern not in CAUSES.get(cause.pattern, ()):
+        return False
+    c_start, c_end = cause.step_start or 0, cause.step_end if cause.step_end is not None else cause.step_start or 0
+    e_start = effect.step_start or 0
+    return c_start <= e_start and c_end >= e_start - PROXIMITY * span
+
+
+def primary_of(findings: tuple[Finding, ...], span: int = 0) -> str:
     """The earliest link of a causal chain, else the most severe and most confident finding."""
     candidates = [f for f in findings if f.severity in ("critical", "warning")]
     if not candidates:
         return "healthy"
-    effects = {
-        effect.pattern
-        for cause in candidates
-        for effect in candidates
-        if effect.pattern in CAUSES.get(cause.pattern, ())
-        and (cause.step_start or 0) <= (effect.step_end if effect.step_end is not None else 0)
-        and (cause.step_start or 0) <= (effect.step_start or 0)
-    }
+    effects = {effect.pattern for cause in candidates for effect in candidates if causes(cause, effect, span)}
     roots = [f for f in candidates if f.pattern not in effects] or candidates
     return min(roots, key=lambda f: (-SEVERITY_RANK[f.severity], -f.confidence, f.step_start or 0)).pattern

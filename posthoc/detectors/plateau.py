@@ -1,0 +1,105 @@
+"""plateau: the training loss stopped improving for a long stretch while still far from converged.
+
+Why it matters: a stalled loss wastes the steps of the stall; it points at a learning rate too low for
+this stage, a saddle point, saturated units or a schedule that decayed too early. The statistic is the
+longest stretch over which the smoothed loss stays within a band of its level (5% of the progress made,
+or the noise when it made none), covering at least a quarter of the run. "Far from converged" is shown
+either by a later drop (the stretch was a stall, not the end) or by a run that never left its initial
+level. Separating statistics: underfitting needs real progress and then a high flat level with val close
+to train; vanishing_gradients needs the grad norm to collapse during the stall (then it is the cause).
+Known false positives: fine-tuning runs that start at their optimum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from posthoc.detectors.base import LR_PARAMS, finding, fmt, param_text, rounded
+from posthoc.model import Finding, Run
+from posthoc.roles import Roles
+from posthoc.signal import profile, ramp
+
+PATTERN, SEVERITY = "plateau", "warning"
+REQUIRES: tuple[str, ...] = ("train_loss",)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    min_length: float = 0.25  # the stall covers at least this fraction of the logged steps
+    band: float = 0.05  # the smoothed loss stays within this fraction of the progress made (or of the noise)
+    # a later drop of at least this fraction of the progress shows the stall was not convergence
+    min_later_drop: float = 0.3
+    # no progress at all: initial level minus best below this many noise sigmas (stuck from the start)
+    stuck_noise: float = 3.0
+    min_points: int = 20
+
+
+def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
+    train = roles.get("train_loss")
+    p = profile(train, t.min_points)
+    if p is None:
+        return []
+    sigma = max(p.noise, p.resid)
+    stuck = (p.head - p.best) < t.stuck_noise * sigma and (p.tail - p.best) < t.stuck_noise * sigma
+    trend, steps = p.trend, p.trend_steps
+    span_steps = max(int(steps[-1] - steps[0]), 1)
+    if stuck:
+        start, end, later_drop = 0, len(trend) - 1, 0.0
+    else:
+        per_trend_point = len(p.values) / len(trend) * max(3, len(trend) // 20)  # raw points behind one trend value
+        start, end = _longest_flat(trend, t.band * p.range + 2 * p.noise / np.sqrt(per_trend_point))
+        later = trend[end + 1 :]
+        later_drop = float(np.median(trend[start : end + 1]) - later.min()) / p.scale if len(later) else 0.0
+        if later_drop < t.min_later_drop:
+            return []
+    length = (int(steps[end]) - int(steps[start])) / span_steps
+    if length < t.min_length:
+        return []
+    level = float(np.median(trend[start : end + 1]))
+    evidence = {
+        "plateau_start_step": int(steps[start]),
+        "plateau_end_step": int(steps[end]),
+        "plateau_fraction": rounded(length, 3),
+        "plateau_level": rounded(level),
+        "initial_value": rounded(p.head),
+        "best_value": rounded(p.best),
+        "drop_after_plateau_ratio": rounded(later_drop, 3),
+        "never_improved": bool(stuck),
+    }
+    confidence = 0.55 + 0.45 * ramp(length, t.min_length, 0.8) * (1.0 if stuck else ramp(later_drop, t.min_later_drop, 1.0))
+    confidence = max(confidence, 0.55 + 0.2 * ramp(length, t.min_length, 0.8))
+    what = "never left its initial level" if stuck else f"stalled at {fmt(level)} before dropping to {fmt(p.best)}"
+    message = (f"{train.key} {what}: flat from step {int(steps[start])} to {int(steps[end])} "
+               f"({fmt(100 * length)}% of the run)")
+    lr = param_text(run, LR_PARAMS)
+    suggestions = [
+        (f"{lr}: the stall suggests it is too low for this stage; try 3–10x higher with warmup" if lr and not stuck
+         else "check the init and activations (saturated sigmoid/tanh, dead ReLUs): use He init with ReLU, or "
+              "normalization layers"),
+        "use an adaptive optimizer (Adam) or momentum to cross flat regions",
+        "if a schedule decayed the lr before the stall, decay later or less",
+    ]
+    if not stuck and lr is None:
+        suggestions[0] = "raise the learning rate 3–10x, with warmup"
+    return [finding(PATTERN, SEVERITY, confidence, train.key, (int(steps[start]), int(steps[end])), evidence, message,
+                    suggestions)]
+
+
+def _longest_flat(trend: np.ndarray, tolerance: float) -> tuple[int, int]:
+    """Longest stretch [start, end] of the trend whose max - min stays within 2 * tolerance.
+
+    Row i of the matrix holds the trend from point i on (earlier points replaced by trend[i]); running
+    max/min along rows give every stretch's spread at once. n <= 400 bucketed points, so n^2 is small.
+    """
+    n = len(trend)
+    m = np.broadcast_to(trend, (n, n)).copy()
+    lower = np.tril(np.ones((n, n), dtype=bool), -1)
+    m[lower] = np.broadcast_to(trend[:, None], (n, n))[lower]
+    spread = np.maximum.accumulate(m, axis=1) - np.minimum.accumulate(m, axis=1)
+    broken = spread > 2 * tolerance
+    first_break = np.where(broken.any(axis=1), np.argmax(broken, axis=1), n)
+    length = first_break - np.arange(n)
+    start = int(np.argmax(length))
+    return start, int(first_break[start]) - 1
