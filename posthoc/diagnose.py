@@ -21,13 +21,17 @@ CAUSES: dict[str, tuple[str, ...]] = {
 }
 PROXIMITY = 0.1  # fraction of the run's logged step span
 # A finding that restates another's symptom is dropped: the key pattern's finding explains it.
+# Plateau explains underfitting only when a collapsed lr caused the stall (see `_explains`).
 # (a run that diverged or exploded also "stalls" at a huge level; its noise is not a batch-size issue)
+# (a diverged or exploded run also "stalls" at a huge level; swings contain spikes; a net whose gradients
+# vanished learns nothing, so its val drift is not overfitting)
 SUPPRESSED_BY: dict[str, tuple[str, ...]] = {
-    "plateau": ("divergence", "exploding_gradients", "vanishing_gradients"),
-    "underfitting": ("divergence", "exploding_gradients"),
+    "plateau": ("divergence", "exploding_gradients", "vanishing_gradients", "oscillation"),
+    "underfitting": ("divergence", "exploding_gradients", "plateau", "oscillation", "vanishing_gradients"),
+    "noisy_small_batch": ("divergence", "exploding_gradients", "oscillation", "vanishing_gradients"),
     "oscillation": ("divergence",),
-    "noisy_small_batch": ("divergence", "exploding_gradients", "oscillation"),
-    "loss_spikes": ("divergence",),
+    "loss_spikes": ("divergence", "oscillation", "noisy_small_batch"),
+    "overfitting": ("vanishing_gradients", "divergence", "exploding_gradients"),
 }
 
 
@@ -53,8 +57,7 @@ def diagnose(run: Run, config: Config | None = None, strict: bool = False) -> Di
     if not any(s.finite_count for s in run.metrics.values()):
         findings.append(Finding("insufficient_data", "info", 1.0, None, None, None, {"metrics_logged": len(run.metrics)},
                                 "the run logged no finite metric values: nothing to analyze"))
-    present = {f.pattern for f in findings}
-    findings = [f for f in findings if not present.intersection(SUPPRESSED_BY.get(f.pattern, ()))]
+    findings = [f for f in findings if not any(_explains(other, f) for other in findings)]
     ordered = tuple(sorted(findings, key=_order_key))
     return Diagnosis(
         run=run,
@@ -65,6 +68,14 @@ def diagnose(run: Run, config: Config | None = None, strict: bool = False) -> Di
         skipped=tuple(skipped),
         errors=tuple(errors),
     )
+
+
+def _explains(other: Finding, f: Finding) -> bool:
+    if other.pattern not in SUPPRESSED_BY.get(f.pattern, ()):
+        return False
+    if (other.pattern, f.pattern) == ("plateau", "underfitting"):
+        return bool(other.evidence.get("lr_collapsed") or other.evidence.get("never_improved"))
+    return True
 
 
 def _order_key(f: Finding):

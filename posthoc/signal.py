@@ -110,6 +110,8 @@ class Profile:
     tail: float
     noise: float
     resid: float  # robust sigma of values around the trend (dense swings, not isolated spikes)
+    floor: float  # the lowest value seen
+    late_level: float  # median of the second half
     range: float
     scale: float  # range, or noise/magnitude when the run made no progress: never zero
 
@@ -144,6 +146,16 @@ def _profile(series: Series, min_points: int) -> Profile | None:
     resid = float(MAD_TO_SIGMA * np.median(np.abs(resid_raw - np.median(resid_raw))))
     progress = max(head - best, 0.0)
     magnitude = float(np.median(np.abs(values)))
-    scale = max(progress, noise, resid, 1e-9 * magnitude, 1e-300)
+    # below a millionth of the loss's magnitude differences are float rounding, not signal
+    scale = max(progress, noise, resid, 1e-6 * magnitude, 1e-300)
     return Profile(steps, values, b_steps, trend, head, best, int(b_steps[best_index]), tail, noise, resid,
-                   progress, scale)
+                   float(np.min(values)), float(np.median(values[len(values) // 2 :])), progress, scale)
+
+
+def autocorrelation(values: np.ndarray, lag: int = 1) -> float:
+    """Lag-k autocorrelation: near 0 for batch noise, far from 0 for structured swings."""
+    x = values - np.mean(values)
+    energy = float(np.dot(x, x))
+    if len(x) <= lag or energy <= 0:
+        return 0.0
+    return float(np.dot(x[lag:], x[:-lag]) / energy)

@@ -17,7 +17,7 @@ import numpy as np
 from posthoc.detectors.base import finding, fmt, lower_lr_suggestion, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import profile, ramp
+from posthoc.signal import noise_sigma, profile, ramp
 
 PATTERN, SEVERITY = "divergence", "critical"
 REQUIRES: tuple[str, ...] = ("train_loss",)
@@ -40,7 +40,11 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         return []
     rise = p.tail - p.best
     rise_ratio = rise / p.scale
-    rise_noise = rise / max(p.noise, 1e-300)
+    # significance against the noise of the healthy part (before the best): after a divergence the loss is
+    # chaotic, and its own noise would hide the rise
+    before = p.values[p.steps <= p.best_step]
+    noise = noise_sigma(before) if len(before) >= t.min_points else p.noise
+    rise_noise = rise / max(noise, 1e-6 * abs(p.best), 1e-300)
     if rise_ratio < t.min_rise_ratio or rise_noise < t.min_rise_noise:
         return []
     # where it left the basin: the last trend point near the best before the climb

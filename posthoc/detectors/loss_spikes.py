@@ -50,7 +50,9 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     dev = values - level
     sigma = MAD_TO_SIGMA * float(np.median(np.abs(dev - np.median(dev))))
     floor = float(np.min(values))
-    height_needed = np.maximum(t.min_sigmas * sigma, (t.spike_ratio - 1.0) * (level - floor))
+    # a millionth of the magnitude is float rounding on a flat loss, never a spike
+    height_needed = np.maximum(np.maximum(t.min_sigmas * sigma, (t.spike_ratio - 1.0) * (level - floor)),
+                               1e-6 * np.abs(level))
     candidate = (dev > height_needed) & (dev > 0)
     candidate[: max(window, int(0.02 * n))] = False  # the initial drop is not a spike
     if not candidate.any() or candidate.sum() > t.max_fraction * n:

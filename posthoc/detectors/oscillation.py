@@ -1,13 +1,14 @@
 """oscillation: large, persistent up-down swings of the training loss that do not shrink; little net progress.
 
 Why it matters: the optimizer bounces across a valley instead of descending it: the learning rate (or
-momentum) is too high for the curvature, or a cyclic schedule is too aggressive. The statistic is the
-typical swing (robust sigma of the loss around its rolling-median trend, second half of the run) compared
-with the net progress (initial minus final level): swings at least half as large as everything the run
-gained, that are still as large in the last quarter as in the second, and, for positive losses, at least
-10% of the loss level (so a flat loss with tiny jitter is not "oscillating"). Separating statistics:
-noisy_small_batch needs clear net progress and measures dense batch noise; loss_spikes are sparse
-outliers (the robust sigma ignores them); a loss that ends far above its best is divergence.
+momentum) is too high for the curvature, or a cyclic schedule is too aggressive. Statistics, on the second
+half of the run: the typical swing (robust sigma of the loss around its rolling-median trend) is at least
+the net progress made after the initial transient (median of 10–30% of the run minus the final level),
+at least 20% of the loss's distance from the lowest value seen (shift-free "large"), still as large in
+the last quarter as in the second (persistent), and structured: the swings' lag-1 autocorrelation is far
+from zero (|r| >= 0.3; bouncing every step gives r near -1, slow waves r near +1), which i.i.d. minibatch
+noise (r near 0) does not show. Separating statistics: noisy_small_batch has clear progress and r near 0;
+loss_spikes are sparse outliers (the robust sigma ignores them); ending far above the best is divergence.
 Known false positives: cyclic or restart schedules (SGDR) by design; check the lr chart.
 """
 
@@ -20,7 +21,7 @@ import numpy as np
 from posthoc.detectors.base import finding, fmt, lower_lr_suggestion, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import MAD_TO_SIGMA, profile, ramp
+from posthoc.signal import MAD_TO_SIGMA, autocorrelation, profile, ramp
 
 PATTERN, SEVERITY = "oscillation", "warning"
 REQUIRES: tuple[str, ...] = ("train_loss",)
@@ -28,8 +29,13 @@ REQUIRES: tuple[str, ...] = ("train_loss",)
 
 @dataclass(frozen=True)
 class Thresholds:
-    min_swing_to_progress: float = 0.5  # typical swing >= half the net progress: "little net progress"
-    min_relative_swing: float = 0.1  # positive losses: swing >= 10% of the loss level
+    min_swing_to_progress: float = 1.0  # typical swing >= the net progress after the transient
+    min_relative_swing: float = 0.2  # swing >= 20% of the loss's distance from its lowest value
+    # lag-1 autocorrelation of the swings: slow waves >= 0.3, step-to-step bouncing <= -0.5. Residuals of
+    # minibatch noise sit near 0, down to about -0.4 when batches are drawn without replacement from a
+    # small epoch (a hard batch is followed by easier ones), so the negative side needs a wider margin.
+    min_structure: float = 0.3
+    min_bounce: float = 0.5
     min_persistence: float = 0.5  # swing in the last quarter >= this x the swing in the second quarter
     max_rise: float = 0.5  # final level above best by more than this x progress: divergence, not this
     min_points: int = 20
@@ -46,29 +52,33 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         return []
     n = len(p.values)
     resid = p.values - np.interp(p.steps, p.trend_steps, p.trend)
-    swing = _sigma(resid[n // 2 :])
-    progress = max(p.head - p.tail, 0.0)
+    late = resid[n // 2 :]
+    swing = _sigma(late)
+    early = float(np.median(p.values[n // 10 : max(3 * n // 10, n // 10 + 1)]))
+    progress = max(early - p.tail, 0.0)
     swing_to_progress = swing / max(progress, 1e-300)
     persistence = _sigma(resid[3 * n // 4 :]) / max(_sigma(resid[n // 4 : n // 2]), 1e-300)
-    level = float(np.median(p.values[n // 2 :]))
-    relative = swing / abs(level) if np.min(p.values) > 0 else swing / p.scale
+    relative = swing / max(p.late_level - p.floor, 1e-300)
+    structure = autocorrelation(late)
     rise = (p.tail - p.best) / p.scale
     if (swing_to_progress < t.min_swing_to_progress or relative < t.min_relative_swing
-            or persistence < t.min_persistence or rise > t.max_rise):
+            or -t.min_bounce < structure < t.min_structure or persistence < t.min_persistence or rise > t.max_rise
+            or swing <= 1e-6 * max(abs(p.late_level), 1e-300)):
         return []
     evidence = {
         "swing": rounded(swing),
         "swing_to_progress": rounded(swing_to_progress, 3),
         "relative_swing": rounded(relative, 3),
         "persistence_ratio": rounded(persistence, 3),
+        "swing_autocorrelation": rounded(structure, 3),
         "initial_value": rounded(p.head),
         "final_value": rounded(p.tail),
-        "net_progress": rounded(progress),
+        "net_progress_after_transient": rounded(progress),
         "swing_min": rounded(float(np.min(p.values[n // 2 :]))),
         "swing_max": rounded(float(np.max(p.values[n // 2 :]))),
     }
-    confidence = 0.55 + 0.45 * min(ramp(swing_to_progress, t.min_swing_to_progress, 3.0),
-                                   ramp(relative, t.min_relative_swing, 0.5))
+    confidence = 0.55 + 0.45 * min(ramp(swing_to_progress, t.min_swing_to_progress, 4.0),
+                                   ramp(abs(structure), t.min_structure, 0.7), ramp(relative, t.min_relative_swing, 0.6))
     message = (f"{train.key} swings by about ±{fmt(swing)} around its trend through the second half without "
                f"shrinking, while it gained only {fmt(progress)} overall")
     momentum = run.params.get("momentum")

@@ -42,8 +42,11 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         return []
     after = int(np.sum(pv.steps > pv.best_step))
     rise = pv.tail - pv.best
-    rise_ratio = rise / pv.scale
-    rise_noise = rise / max(pv.noise, 1e-300)
+    # unit: the progress val made, or train's if larger (same loss function): a val series that was already
+    # flat at its first evaluation has a tiny range of its own, and 1% wiggles would look like big rises
+    unit = max(pv.scale, pt.range)
+    rise_ratio = rise / unit
+    rise_noise = rise / max(pv.noise, 1e-6 * abs(pv.best), 1e-300)
     if after < t.min_points_after or rise_ratio < t.min_rise or rise_noise < t.min_rise_noise:
         return []
     train_at_best = float(np.interp(pv.best_step, pt.trend_steps, pt.trend))
@@ -65,7 +68,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         "final_train": rounded(pt.tail),
         "train_change_after_best_ratio": rounded(train_change, 3),
         "gap": rounded(gap),
-        "gap_ratio": rounded(gap / pv.scale, 3),
+        "gap_ratio": rounded(gap / unit, 3),
         "val_points_after_best": after,
     }
     if pt.tail > 0:

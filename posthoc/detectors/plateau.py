@@ -33,6 +33,10 @@ class Thresholds:
     min_later_drop: float = 0.3
     # no progress at all: initial level minus best below this many noise sigmas (stuck from the start)
     stuck_noise: float = 3.0
+    # or the schedule stalled it: the logged lr ended below this fraction of its peak while a positive loss
+    # was still above `high_level` of its initial value (a schedule decaying to ~0 too early)
+    lr_collapse: float = 1e-3  # and spent at least `min_length` of the run down there
+    high_level: float = 0.3
     min_points: int = 20
 
 
@@ -41,14 +45,23 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     p = profile(train, t.min_points)
     if p is None:
         return []
-    sigma = max(p.noise, p.resid)
-    stuck = (p.head - p.best) < t.stuck_noise * sigma and (p.tail - p.best) < t.stuck_noise * sigma
+    # stuck: the whole smoothed curve stays within `stuck_noise` sigmas of the trend's own noise (each trend
+    # value is a median of `per_trend_point` raw points)
+    per_trend_point = len(p.values) / len(p.trend) * max(3, len(p.trend) // 20)
+    trend_sigma = max(p.noise, p.resid) / np.sqrt(per_trend_point)
+    stuck = float(np.ptp(p.trend)) < t.stuck_noise * trend_sigma + t.band * abs(p.late_level - p.floor)
     trend, steps = p.trend, p.trend_steps
     span_steps = max(int(steps[-1] - steps[0]), 1)
+    lr_ratio, collapsed_fraction = _lr_collapse(roles, t.lr_collapse)
+    # "still high" is judged only for losses bounded below by 0; a shifted loss (NLL) has no natural zero
+    high = p.tail >= t.high_level * p.head if p.floor >= 0 else True
+    collapsed = not stuck and collapsed_fraction >= t.min_length and high
     if stuck:
         start, end, later_drop = 0, len(trend) - 1, 0.0
+    elif collapsed:
+        start, end = _longest_flat(trend, t.band * p.range + 2 * p.noise / np.sqrt(per_trend_point))
+        later_drop = 0.0
     else:
-        per_trend_point = len(p.values) / len(trend) * max(3, len(trend) // 20)  # raw points behind one trend value
         start, end = _longest_flat(trend, t.band * p.range + 2 * p.noise / np.sqrt(per_trend_point))
         later = trend[end + 1 :]
         later_drop = float(np.median(trend[start : end + 1]) - later.min()) / p.scale if len(later) else 0.0
@@ -67,10 +80,15 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         "best_value": rounded(p.best),
         "drop_after_plateau_ratio": rounded(later_drop, 3),
         "never_improved": bool(stuck),
+        "lr_collapsed": bool(collapsed),
     }
-    confidence = 0.55 + 0.45 * ramp(length, t.min_length, 0.8) * (1.0 if stuck else ramp(later_drop, t.min_later_drop, 1.0))
+    if lr_ratio is not None:
+        evidence["lr_final_to_peak"] = rounded(lr_ratio, 3)
+    confidence = 0.55 + 0.45 * ramp(length, t.min_length, 0.8) * (1.0 if stuck or collapsed else ramp(later_drop, t.min_later_drop, 1.0))
     confidence = max(confidence, 0.55 + 0.2 * ramp(length, t.min_length, 0.8))
-    what = "never left its initial level" if stuck else f"stalled at {fmt(level)} before dropping to {fmt(p.best)}"
+    what = ("never left its initial level" if stuck else
+            f"stalled at {fmt(level)} after the lr decayed to {fmt(lr_ratio)} of its peak" if collapsed else
+            f"stalled at {fmt(level)} before dropping to {fmt(p.best)}")
     message = (f"{train.key} {what}: flat from step {int(steps[start])} to {int(steps[end])} "
                f"({fmt(100 * length)}% of the run)")
     lr = param_text(run, LR_PARAMS)
@@ -83,8 +101,29 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     ]
     if not stuck and lr is None:
         suggestions[0] = "raise the learning rate 3–10x, with warmup"
+    if collapsed:
+        suggestions[0] = "the lr schedule decayed to ~0 while the loss was still high: decay more slowly or later"
     return [finding(PATTERN, SEVERITY, confidence, train.key, (int(steps[start]), int(steps[end])), evidence, message,
                     suggestions)]
+
+
+def _lr_collapse(roles: Roles, ratio: float) -> tuple[float | None, float]:
+    """Final lr over its peak, and the fraction of the run spent at or below `ratio` x peak at the end.
+
+    Cosine and linear schedules reach ~0 only in their last few percent; an exponential decay that is too
+    fast sits near 0 for most of the run, which is what stalls the loss.
+    """
+    lr = roles.get("lr")
+    if lr is None or lr.finite_count < 3:
+        return None, 0.0
+    steps, values = lr.steps[np.isfinite(lr.values)], lr.values[np.isfinite(lr.values)]
+    peak = float(np.max(values))
+    if peak <= 0:
+        return None, 0.0
+    above = np.flatnonzero(values > ratio * peak)
+    since = steps[above[-1] + 1] if len(above) and above[-1] + 1 < len(steps) else (steps[0] if not len(above) else steps[-1])
+    span = max(int(steps[-1] - steps[0]), 1)
+    return float(values[-1] / peak), float((steps[-1] - since) / span)
 
 
 def _longest_flat(trend: np.ndarray, tolerance: float) -> tuple[int, int]:
