@@ -31,13 +31,12 @@ REQUIRES: tuple[str, ...] = ("train_loss",)
 class Thresholds:
     min_swing_to_progress: float = 1.0  # typical swing >= the net progress after the transient
     min_relative_swing: float = 0.2  # swing >= 20% of the loss's distance from its lowest value
-    # lag-1 autocorrelation of the swings: slow waves >= 0.3, step-to-step bouncing <= -0.5. Residuals of
+    # lag-1 autocorrelation of the swings: slow waves >= 0.3, step-to-step bouncing <= -0.45. Residuals of
     # minibatch noise sit near 0, down to about -0.4 when batches are drawn without replacement from a
     # small epoch (a hard batch is followed by easier ones), so the negative side needs a wider margin.
     min_structure: float = 0.3
-    min_bounce: float = 0.5
-    min_persistence: float = 0.5  # swing in the last quarter >= this x the swing in the second quarter
-    max_rise: float = 0.5  # final level above best by more than this x progress: divergence, not this
+    min_bounce: float = 0.45
+    min_persistence: float = 0.4  # swing in the last quarter >= this x the swing in the second quarter
     min_points: int = 20
 
 
@@ -60,9 +59,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     persistence = _sigma(resid[3 * n // 4 :]) / max(_sigma(resid[n // 4 : n // 2]), 1e-300)
     relative = swing / max(p.late_level - p.floor, 1e-300)
     structure = autocorrelation(late)
-    rise = (p.tail - p.best) / p.scale
     if (swing_to_progress < t.min_swing_to_progress or relative < t.min_relative_swing
-            or -t.min_bounce < structure < t.min_structure or persistence < t.min_persistence or rise > t.max_rise
+            or -t.min_bounce < structure < t.min_structure or persistence < t.min_persistence
             or swing <= 1e-6 * max(abs(p.late_level), 1e-300)):
         return []
     evidence = {

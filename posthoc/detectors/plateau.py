@@ -63,8 +63,9 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         later_drop = 0.0
     else:
         start, end = _longest_flat(trend, t.band * p.range + 2 * p.noise / np.sqrt(per_trend_point))
-        later = trend[end + 1 :]
-        later_drop = float(np.median(trend[start : end + 1]) - later.min()) / p.scale if len(later) else 0.0
+        # the escape must hold: measured to the final level, and at least 5% of the run after the stall
+        escaped_for = (int(steps[-1]) - int(steps[end])) / span_steps
+        later_drop = (float(np.median(trend[start : end + 1])) - p.tail) / p.scale if escaped_for >= 0.05 else 0.0
         if later_drop < t.min_later_drop:
             return []
     length = (int(steps[end]) - int(steps[start])) / span_steps
