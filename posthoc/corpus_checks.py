@@ -115,8 +115,9 @@ def _loss_spikes(h, loss):
         if i < 10 or i >= len(loss) - 10:
             continue
         before = float(np.median(loss[max(0, i - 30): i - 1]))
+        peak = float(loss[i: i + 3].max())
         after = float(np.median(loss[i + 5: i + 35])) if i + 5 < len(loss) else np.inf
-        if loss[i] >= 2.0 * before and after <= 1.5 * before + 1e-12:
+        if peak >= 2.0 * before and after <= before + 0.2 * (peak - before):  # 80% of the jump recovered
             shown += 1
     return None if shown else "no injected batch produced a spike that recovered"
 
@@ -126,20 +127,21 @@ def _plateau(h, loss):
         return "non-finite loss"
     smooth = rolling_median(loss, max(5, len(loss) // 25))
     n = len(smooth)
-    window = max(n // 4, 5)
-    # a window of a quarter of the run in which the loss barely moves, then either an escape far below it,
-    # or the lr collapsed (logged) while the run had been improving fast
+    window = max(n // 5, 5)
+    # a fifth of the run in which the loss barely moves, then either an escape well below it, or the lr
+    # collapsed (logged) while the loss was still high
     spans = np.lib.stride_tricks.sliding_window_view(smooth, window)
-    flat = (spans.max(axis=1) - spans.min(axis=1)) <= 0.03 * np.abs(spans.mean(axis=1))
+    spread = np.percentile(spans, 95, axis=1) - np.percentile(spans, 5, axis=1)
+    flat = spread <= 0.05 * np.abs(np.median(spans, axis=1))
     if not flat.any():
-        return "no flat stretch of a quarter of the run"
+        return "no flat stretch of a fifth of the run"
     first = int(np.argmax(flat))
     level = float(np.median(spans[first]))
-    if smooth[first + window:].size and smooth[first + window:].min() <= 0.6 * level:
+    if smooth[first + window:].size and smooth[first + window:].min() <= 0.8 * level:
         return None
     lr = role_series(h, "lr")
     if h.config.schedule == "exp" and lr is not None and lr[1][-1] <= 1e-3 * lr[1].max():
-        if level >= 0.3 * smooth[0]:
+        if level >= 0.5 * smooth[0]:
             return None
         return "stalled near convergence"
     return "flat stretch without escape or lr collapse"
@@ -205,8 +207,8 @@ def _noisy(h, loss):
     if not np.isfinite(loss).all():
         return "non-finite loss"
     ratio = noise_ratio(loss)
-    if ratio < 0.5:
-        return f"noise ratio {ratio:.2f} below 0.5"
+    if ratio < 0.9:  # batch 1-4 measures 0.9-3 on these loops, batch >= 16 below 0.65
+        return f"noise ratio {ratio:.2f} below 0.9"
     if rolling_median(loss, 51)[-25] > 0.7 * float(np.median(loss[:25])):
         return "trend not downward"
     return None
@@ -220,7 +222,7 @@ def _healthy(h, loss):
         return "final loss far above its best"
     if smooth[-1] > 0.8 * smooth[0]:
         return "little progress"
-    if noise_ratio(loss) > 0.35:
+    if noise_ratio(loss) > 0.65:
         return "noisy"
     rise = _val_rise(h)
     if rise is not None and rise[0] > 0.1:
