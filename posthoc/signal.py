@@ -112,6 +112,7 @@ class Profile:
     resid: float  # robust sigma of values around the trend (dense swings, not isolated spikes)
     floor: float  # the lowest value seen
     late_level: float  # median of the second half
+    trend_noise: float  # sigma of one trend value: raw sigma / sqrt(raw points behind it)
     range: float
     scale: float  # range, or noise/magnitude when the run made no progress: never zero
 
@@ -148,8 +149,11 @@ def _profile(series: Series, min_points: int) -> Profile | None:
     magnitude = float(np.median(np.abs(values)))
     # below a millionth of the loss's magnitude differences are float rounding, not signal
     scale = max(progress, noise, resid, 1e-6 * magnitude, 1e-300)
+    per_trend_point = len(values) / len(b_values) * window
+    trend_noise = max(noise, resid) / np.sqrt(per_trend_point)
     return Profile(steps, values, b_steps, trend, head, best, int(b_steps[best_index]), tail, noise, resid,
-                   float(np.min(values)), float(np.median(values[len(values) // 2 :])), progress, scale)
+                   float(np.min(values)), float(np.median(values[len(values) // 2 :])), float(trend_noise), progress,
+                   scale)
 
 
 def autocorrelation(values: np.ndarray, lag: int = 1) -> float:

@@ -46,10 +46,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     if p is None:
         return []
     # stuck: the whole smoothed curve stays within `stuck_noise` sigmas of the trend's own noise (each trend
-    # value is a median of `per_trend_point` raw points)
-    per_trend_point = len(p.values) / len(p.trend) * max(3, len(p.trend) // 20)
-    trend_sigma = max(p.noise, p.resid) / np.sqrt(per_trend_point)
-    stuck = float(np.ptp(p.trend)) < t.stuck_noise * trend_sigma + t.band * abs(p.late_level - p.floor)
+    # value is a median of several raw points, see Profile.trend_noise)
+    stuck = float(np.ptp(p.trend)) < t.stuck_noise * p.trend_noise + t.band * abs(p.late_level - p.floor)
     trend, steps = p.trend, p.trend_steps
     span_steps = max(int(steps[-1] - steps[0]), 1)
     lr_ratio, collapsed_fraction = _lr_collapse(roles, t.lr_collapse)
@@ -59,10 +57,10 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     if stuck:
         start, end, later_drop = 0, len(trend) - 1, 0.0
     elif collapsed:
-        start, end = _longest_flat(trend, t.band * p.range + 2 * p.noise / np.sqrt(per_trend_point))
+        start, end = _longest_flat(trend, t.band * p.range + 2 * p.trend_noise)
         later_drop = 0.0
     else:
-        start, end = _longest_flat(trend, t.band * p.range + 2 * p.noise / np.sqrt(per_trend_point))
+        start, end = _longest_flat(trend, t.band * p.range + 2 * p.trend_noise)
         # the escape must hold: measured to the final level, and at least 5% of the run after the stall
         escaped_for = (int(steps[-1]) - int(steps[end])) / span_steps
         later_drop = (float(np.median(trend[start : end + 1])) - p.tail) / p.scale if escaped_for >= 0.05 else 0.0

@@ -42,7 +42,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     pt, pv = profile(train, t.min_points), profile(val, t.min_points)
     if pt is None or pv is None or pt.head <= 0 or np.min(pt.values) < 0:
         return []
-    if pt.head - pt.best < t.min_progress_noise * max(pt.noise, pt.resid):
+    if pt.head - pt.best < t.min_progress_noise * pt.trend_noise:
         return []
     level_ratio = pt.tail / pt.head
     cut = pt.trend_steps[0] + (1 - t.final_fraction) * (pt.trend_steps[-1] - pt.trend_steps[0])

@@ -6,7 +6,7 @@ grad norm's final running level: at most 1e-6 in absolute terms (DESIGN; SageMak
 VanishingGradient rule uses 1e-7), or a collapse by 3+ orders of magnitude from its initial level, while
 the loss moved less than 10% of its scale after the collapse and stayed high. Separating statistic from
 plateau: plateau reads the loss only; this finding needs the grad norm evidence and is the cause.
-Known false positives: a loss converged to ~0 on a memorized training set (the loss is then low: skipped).
+Known false positives: a shifted loss (no natural zero) converged to an optimum in full batch.
 """
 
 from __future__ import annotations
@@ -29,8 +29,13 @@ class Thresholds:
     tiny_norm: float = 1e-6  # DESIGN: "grad norm collapsing toward zero (<= 1e-6 scale)"
     min_collapse_decades: float = 3.0  # or this many orders of magnitude below its initial level
     max_loss_move: float = 0.1  # loss change after the collapse, as a fraction of its scale: "loss stalls"
-    # a positive loss below this fraction of its initial level has converged rather than stalled
-    min_level_ratio: float = 0.2
+    # ...and it had stalled already when the norm was first a decade below its start: a run converging to
+    # an optimum (convex problems, full batch) loses its gradient *while* the loss falls, not after
+    max_loss_move_early: float = 0.5
+    # a positive loss must still be above this fraction of its initial level: the net learned (almost)
+    # nothing. A run that removed more has converged toward an optimum, where gradients vanish by design
+    # (convex or memorized problems); losses without a natural zero (shifted NLLs) skip this test
+    min_level_ratio: float = 0.8
     min_points: int = 8
 
 
@@ -55,8 +60,11 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     collapse_step = int(b_steps[low[0]]) if len(low) else int(b_steps[-1])
     at_collapse = float(np.interp(collapse_step, p.trend_steps, p.trend))
     loss_move = abs(at_collapse - p.tail) / p.scale
-    high = not (p.head > 0 and p.tail >= 0 and p.tail < t.min_level_ratio * p.head)
-    if loss_move > t.max_loss_move or not high:
+    decade = np.flatnonzero(level <= head - 1.0)
+    decade_step = int(b_steps[decade[0]]) if len(decade) else collapse_step
+    loss_move_early = abs(float(np.interp(decade_step, p.trend_steps, p.trend)) - p.tail) / p.scale
+    high = p.tail >= t.min_level_ratio * p.head if p.floor >= 0 and p.head > 0 else True
+    if loss_move > t.max_loss_move or loss_move_early > t.max_loss_move_early or not high:
         return []
     evidence = {
         "initial_norm": rounded(10**head),
@@ -66,6 +74,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         "loss_at_collapse": rounded(at_collapse),
         "final_loss": rounded(p.tail),
         "loss_move_ratio": rounded(loss_move, 3),
+        "first_decade_step": decade_step,
+        "loss_move_after_first_decade_ratio": rounded(loss_move_early, 3),
     }
     confidence = 0.6 + 0.4 * max(ramp(collapse, t.min_collapse_decades, t.min_collapse_decades + 3),
                                  ramp(-final, -np.log10(t.tiny_norm), -np.log10(t.tiny_norm) + 2))
