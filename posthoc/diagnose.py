@@ -20,6 +20,7 @@ CAUSES: dict[str, tuple[str, ...]] = {
     "overfitting": (),
 }
 PROXIMITY = 0.1  # fraction of the run's logged step span
+SWING_OVER_RISE = 0.25  # oscillation's typical swing over divergence's rise above which the swings dominate
 # A finding that restates another's symptom is dropped: the key pattern's finding explains it.
 # Plateau explains underfitting only when a collapsed lr caused the stall (see `_explains`).
 # (a run that diverged or exploded also "stalls" at a huge level; its noise is not a batch-size issue)
@@ -30,6 +31,7 @@ SUPPRESSED_BY: dict[str, tuple[str, ...]] = {
     "underfitting": ("divergence", "exploding_gradients", "plateau", "oscillation", "vanishing_gradients"),
     "noisy_small_batch": ("divergence", "exploding_gradients", "oscillation", "vanishing_gradients"),
     "oscillation": ("divergence",),
+    "divergence": ("oscillation",),
     "loss_spikes": ("divergence", "oscillation", "noisy_small_batch"),
     "overfitting": ("vanishing_gradients", "divergence", "exploding_gradients"),
 }
@@ -75,6 +77,13 @@ def _explains(other: Finding, f: Finding) -> bool:
         return False
     if (other.pattern, f.pattern) == ("plateau", "underfitting"):
         return bool(other.evidence.get("lr_collapsed") or other.evidence.get("never_improved"))
+    if {other.pattern, f.pattern} == {"divergence", "oscillation"}:
+        # a loss that jumped up and swings around its new level: oscillation when the swings span a good
+        # part of the rise (bounded bouncing), divergence when the level itself is the story
+        div, osc = (other, f) if other.pattern == "divergence" else (f, other)
+        rise = (div.evidence.get("final_value") or 0.0) - (div.evidence.get("best_value") or 0.0)
+        swinging = (osc.evidence.get("swing") or 0.0) >= SWING_OVER_RISE * rise
+        return swinging if other.pattern == "oscillation" else not swinging
     return True
 
 
@@ -96,9 +105,17 @@ def causes(cause: Finding, effect: Finding, span: int = 0) -> bool:
     """Whether `cause` can explain `effect`: a known link, starting no later, still active near its start."""
     if effect.pattern not in CAUSES.get(cause.pattern, ()):
         return False
+    if effect.pattern == "nan_inf" and not _grew_into(effect):
+        return False  # a NaN out of nowhere (a bad batch) has no precursor among the shape findings
     c_start, c_end = cause.step_start or 0, cause.step_end if cause.step_end is not None else cause.step_start or 0
     e_start = effect.step_start or 0
     return c_start <= e_start and c_end >= e_start - PROXIMITY * span
+
+
+def _grew_into(nan: Finding, ratio: float = 10.0) -> bool:
+    """Whether the loss or grad norm grew (by `ratio`, nan_inf's own threshold) in the points before the NaN."""
+    growth = [nan.evidence.get("lead_up_growth_ratio"), nan.evidence.get("grad_norm_growth_ratio")]
+    return any(g is not None and abs(g) >= ratio for g in growth)
 
 
 def primary_of(findings: tuple[Finding, ...], span: int = 0) -> str:

@@ -25,9 +25,10 @@ REQUIRES: tuple[str, ...] = ("train_loss",)
 
 @dataclass(frozen=True)
 class Thresholds:
-    # final level above the best by at least this fraction of the progress made (initial - best): half of
-    # the run's gains lost. DESIGN: "rising well above its best and not coming back".
-    min_rise_ratio: float = 0.5
+    # final level above the best by at least this fraction of the progress made (initial - best): a quarter
+    # of the run's gains lost for good. DESIGN: "rising well above its best and not coming back"; healthy
+    # corpus runs stay below 0.2 and their rises are within noise (next threshold)
+    min_rise_ratio: float = 0.25
     # ...and by this many point-to-point noise sigmas, so batch noise around a converged loss never counts
     min_rise_noise: float = 5.0
     min_points: int = 8
@@ -69,7 +70,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         lr_at = lr_at[np.isfinite(lr_at)]
         if len(lr_at):
             evidence["lr_at_start"] = float(lr_at[-1])
-    confidence = 0.6 + 0.4 * min(ramp(rise_ratio, t.min_rise_ratio, 2.0), ramp(rise_noise, t.min_rise_noise, 20))
+    confidence = 0.6 + 0.4 * min(ramp(rise_ratio, t.min_rise_ratio, 1.5), ramp(rise_noise, t.min_rise_noise, 20))
     message = (f"{train.key} rose from its best {fmt(p.best)} (step {p.best_step}) to {fmt(p.tail)} and did not "
                f"come back ({fmt(rise_ratio)}x the progress it had made)")
     suggestions = [

@@ -45,7 +45,9 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     level = rolling_median(b_logs, max(3, int(t.window_fraction * len(b_logs))))
     peak = int(np.argmax(level))
     low = int(np.argmin(level[: peak + 1]))
-    growth = float(level[peak] - level[low])
+    # growth counts from the highest running level before the lowest point: a norm that fell to ~0 at an
+    # optimum (1e-16 in full batch) and returns to its earlier scale has not exploded
+    growth = float(level[peak] - np.max(level[: low + 1]))
     if growth < t.min_growth_decades:
         return []
     climbing = np.flatnonzero(level[low : peak + 1] >= level[low] + 1.0)  # first step a decade above the low

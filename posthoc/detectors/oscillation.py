@@ -58,7 +58,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     swing_to_progress = swing / max(progress, 1e-300)
     persistence = _sigma(resid[3 * n // 4 :]) / max(_sigma(resid[n // 4 : n // 2]), 1e-300)
     relative = swing / max(p.late_level - p.floor, 1e-300)
-    structure = autocorrelation(late)
+    # winsorized at 3 swing sigmas so a burst of 2-3 consecutive spikes cannot pose as structure
+    structure = autocorrelation(np.clip(late, np.median(late) - 3 * swing, np.median(late) + 3 * swing))
     if (swing_to_progress < t.min_swing_to_progress or relative < t.min_relative_swing
             or -t.min_bounce < structure < t.min_structure or persistence < t.min_persistence
             or swing <= 1e-6 * max(abs(p.late_level), 1e-300)):
