@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from posthoc.detectors.base import BATCH_PARAMS, finding, fmt, param_number, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import profile, ramp
+from posthoc.signal import noise_sigma, profile, ramp
 
 PATTERN, SEVERITY = "noisy_small_batch", "warning"
 REQUIRES: tuple[str, ...] = ("train_loss",)
@@ -39,21 +39,22 @@ def measure(run: Run, roles: Roles, t: Thresholds) -> dict | None:
     p = profile(roles.get("train_loss"), t.min_points)
     if p is None:
         return None
-    noise = p.noise / max(p.late_level - p.floor, 1e-300)
-    return {"profile": p, "noise": noise, "progress": (p.head - p.tail) / p.scale}
+    late_noise = noise_sigma(p.values[len(p.values) // 2 :])  # the initial descent is trend, not noise
+    noise = late_noise / max(p.late_level - p.floor, 1e-300)
+    return {"profile": p, "noise": noise, "late_noise": late_noise, "progress": (p.head - p.tail) / p.scale}
 
 
 def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     m = measure(run, roles, t)
     if m is None or m["noise"] < t.min_noise_to_level or m["progress"] < t.min_progress:
         return []
-    if m["profile"].noise <= 1e-6 * max(abs(m["profile"].late_level), abs(m["profile"].head)):  # float rounding
+    if m["late_noise"] <= 1e-6 * max(abs(m["profile"].late_level), abs(m["profile"].head)):  # float rounding
         return []
     p = m["profile"]
     key = roles.get("train_loss").key
     evidence = {
         "noise_to_level": rounded(m["noise"], 3),
-        "noise_sigma": rounded(p.noise),
+        "noise_sigma": rounded(m["late_noise"]),
         "level_above_best": rounded(p.late_level - p.floor),
         "progress_ratio": rounded(m["progress"], 3),
         "initial_value": rounded(p.head),
@@ -64,7 +65,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     if batch is not None:
         evidence["batch_size"] = batch[1]
     confidence = 0.55 + 0.45 * ramp(m["noise"], t.min_noise_to_level, 3 * t.min_noise_to_level)
-    message = (f"{key} jumps by ±{fmt(p.noise)} between logged steps, {fmt(m['noise'])}x its typical distance "
+    message = (f"{key} jumps by ±{fmt(m['late_noise'])} between logged steps, {fmt(m['noise'])}x its typical distance "
                f"from the best value, while its trend still falls ({fmt(p.head)} to {fmt(p.tail)})")
     suggestions = []
     if batch is not None:

@@ -37,7 +37,7 @@ class Thresholds:
     min_structure: float = 0.3
     min_bounce: float = 0.45
     min_persistence: float = 0.4  # swing in the last quarter >= this x the swing in the second quarter
-    min_points: int = 20
+    min_points: int = 100  # persistent swings need a record long enough to show persistence
 
 
 def _sigma(x: np.ndarray) -> float:
