@@ -124,11 +124,10 @@ def profile(series: Series | None, min_points: int = 8) -> Profile | None:
     """The Profile of the finite prefix of `series`, or None when too short to have a shape."""
     if series is None:
         return None
-    if series in _CACHE:
-        return _CACHE[series]
-    result = _profile(series, min_points)
-    _CACHE[series] = result
-    return result
+    if series not in _CACHE:
+        _CACHE[series] = _profile(series, 3)
+    result = _CACHE[series]
+    return result if result is not None and len(result.values) >= min_points else None
 
 
 def _profile(series: Series, min_points: int) -> Profile | None:

@@ -18,7 +18,7 @@ import numpy as np
 from posthoc.detectors.base import finding, fmt, lower_lr_suggestion, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import MAD_TO_SIGMA, finite_prefix, ramp, rolling_median
+from posthoc.signal import MAD_TO_SIGMA, finite_prefix, profile, ramp, rolling_median
 
 PATTERN, SEVERITY = "loss_spikes", "warning"
 REQUIRES: tuple[str, ...] = ("train_loss",)
@@ -36,6 +36,7 @@ class Thresholds:
     max_fraction: float = 0.02  # more spike points than this fraction is dense noise, not isolated spikes
     window: int = 11  # rolling-median points that define the running level
     recover_fraction: float = 0.5  # after a spike the loss must fall back below level + this x height
+    min_height_to_progress: float = 0.05  # visible on the chart: at least 5% of the run's progress (profile scale)
     min_points: int = 20
 
 
@@ -53,8 +54,10 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     sigma = MAD_TO_SIGMA * float(np.median(np.abs(dev - np.median(dev))))
     floor = float(np.min(values))
     # a millionth of the magnitude is float rounding on a flat loss, never a spike
+    p = profile(train)
+    visible = t.min_height_to_progress * p.scale if p is not None else 0.0
     height_needed = np.maximum(np.maximum(t.min_sigmas * sigma, (t.spike_ratio - 1.0) * (level - floor)),
-                               1e-6 * np.abs(level))
+                               np.maximum(1e-6 * np.abs(level), visible))
     candidate = (dev > height_needed) & (dev > 0)
     candidate[: max(window, int(0.02 * n))] = False  # the initial drop is not a spike
     if not candidate.any() or candidate.sum() > t.max_fraction * n:
