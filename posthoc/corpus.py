@@ -100,17 +100,20 @@ def _exploding(rng, seed):
                        steps=steps, seed=seed, **{**logging, "log_lr": True})
 
 
+OSCILLATION_LR = {"moons": (15, 30), "digits": (10, 25), "breast_cancer": (3, 7), "wine": (6, 25), "iris": (10, 18)}
+
+
 def _oscillation(rng, seed):
-    """Full-batch logistic regression far past the stable step size (from the start, or after an lr jump):
-    bounded, persistent swings and no net progress."""
+    """Full-batch logistic regression past its stable step size (from the start, or after a warmup):
+    bounded, persistent swings around a level that makes no net progress."""
     steps = _steps(rng, 300, 3000)
-    dataset = _pick(rng, ("moons", "circles", "digits", "breast_cancer", "wine"))
-    noise = float(_pick(rng, (0.0, 0.1, 0.2))) if dataset in ("moons", "circles") else rng.uniform(0.15, 0.3)
-    jump = rng.random() < 0.4
-    lr = _log_uniform(rng, 20, 100)
-    return TrainConfig(dataset=dataset, depth=0, lr=lr / 30 if jump else lr, batch_size=0, steps=steps,
-                       lr_jump_step=int(rng.uniform(0.15, 0.35) * steps) if jump else -1, lr_jump_factor=30.0,
-                       label_noise=noise, seed=seed, **_logging(rng, steps, fine=True))
+    dataset = _pick(rng, tuple(OSCILLATION_LR))
+    noise = float(_pick(rng, (0.0, 0.2))) if dataset == "moons" else rng.uniform(0.15, 0.25)
+    warmup = rng.random() < 0.35
+    return TrainConfig(dataset=dataset, depth=0, lr=_log_uniform(rng, *OSCILLATION_LR[dataset]), batch_size=0,
+                       steps=steps, schedule="warmup" if warmup else "constant",
+                       warmup_steps=int(rng.uniform(0.1, 0.3) * steps), label_noise=noise, seed=seed,
+                       **_logging(rng, steps, fine=True))
 
 
 def _loss_spikes(rng, seed):
@@ -127,15 +130,22 @@ def _loss_spikes(rng, seed):
 
 
 def _plateau(rng, seed):
-    """A saddle (small init, deep tanh) the run escapes late, or an lr that decays to ~0 early."""
+    """A saddle (small init, deep tanh) the run escapes late; an lr that decays to ~0 early; or an lr that
+    collapses for a long mid-run window (a scheduler bug) while the loss is still high."""
     steps = _steps(rng, 2500, 8000)
-    if rng.random() < 0.6:
+    kind = rng.random()
+    if kind < 0.45:
         return TrainConfig(dataset=_pick(rng, ("digits", "synthetic")), depth=4, activation="tanh",
-                           init_scale=rng.uniform(0.18, 0.215), lr=rng.uniform(0.04, 0.07), steps=steps, seed=seed,
+                           init_scale=rng.uniform(0.17, 0.2), lr=rng.uniform(0.04, 0.07), steps=steps, seed=seed,
                            **_logging(rng, steps))
-    return TrainConfig(dataset=_pick(rng, ("digits", "synthetic")), depth=1, lr=_log_uniform(rng, 0.003, 0.01),
-                       schedule="exp", decay_steps=int(rng.uniform(0.01, 0.03) * steps), steps=steps, seed=seed,
-                       **{**_logging(rng, steps), "log_lr": True})
+    common = dict(dataset=_pick(rng, ("digits", "synthetic")), depth=int(_pick(rng, (1, 2))), steps=steps,
+                  seed=seed, optimizer=_pick(rng, ("sgd", "momentum")), **{**_logging(rng, steps), "log_lr": True})
+    lr = _log_uniform(rng, 0.003, 0.01) / (5.0 if common["optimizer"] == "momentum" else 1.0)
+    if kind < 0.75:
+        return TrainConfig(lr=lr, schedule="exp", decay_steps=int(rng.uniform(0.01, 0.03) * steps), **common)
+    stall = int(rng.uniform(0.05, 0.15) * steps)
+    return TrainConfig(lr=lr, lr_jump_step=stall, lr_jump_until=stall + int(rng.uniform(0.35, 0.5) * steps),
+                       lr_jump_factor=1e-4, **common)
 
 
 def _vanishing(rng, seed):

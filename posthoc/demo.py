@@ -52,6 +52,7 @@ class TrainConfig:
     decay_steps: int = 100  # exp: lr halves every decay_steps; cyclic: half a triangle period
     lr_jump_step: int = -1  # from this step on, lr is multiplied by lr_jump_factor (-1: never)
     lr_jump_factor: float = 1.0
+    lr_jump_until: int = -1  # the jump ends at this step (-1: lasts to the end); a window of tiny lr stalls a run
     corrupt_mode: str = "inputs"  # corrupted batches: inputs (× corrupt_scale) | labels (shuffled) | both
     bias_init: float = 0.0  # hidden-layer bias init; very negative kills every ReLU
     dropout: float = 0.0  # inverted dropout on hidden activations during training
@@ -126,7 +127,7 @@ def _lr_at(c: TrainConfig, step: int) -> float:
     if c.schedule == "cyclic":  # triangular between lr/10 and lr
         phase = (step / max(c.decay_steps, 1)) % 2.0
         factor *= 0.1 + 0.9 * (phase if phase <= 1.0 else 2.0 - phase)
-    if 0 <= c.lr_jump_step <= step:
+    if 0 <= c.lr_jump_step <= step and (c.lr_jump_until < 0 or step < c.lr_jump_until):
         factor *= c.lr_jump_factor
     return c.lr * factor
 
@@ -301,7 +302,7 @@ DEMO_RUNS: tuple[tuple[str, TrainConfig], ...] = (
     ("nan-corrupted-batch", TrainConfig(lr=0.05, steps=600, corrupt_steps=(300,), corrupt_scale=float("inf"))),
     ("diverging-lr-jump", TrainConfig(dataset="synthetic", depth=2, optimizer="adam", lr=0.002, lr_jump_step=300, lr_jump_factor=60, steps=700, naming="keras")),
     ("exploding-lr-warmup", TrainConfig(dataset="diabetes", depth=0, lr=2.5, schedule="warmup", warmup_steps=500, steps=500, batch_size=64)),
-    ("oscillating-full-batch", TrainConfig(dataset="moons", depth=0, lr=60.0, batch_size=0, steps=500)),
+    ("oscillating-full-batch", TrainConfig(dataset="moons", depth=0, lr=25.0, batch_size=0, steps=500, label_noise=0.2)),
     ("spiky-corrupted-batches", TrainConfig(lr=0.05, steps=800, corrupt_steps=(200, 420, 650), corrupt_mode="both", corrupt_scale=5.0)),
     ("plateau-saddle", TrainConfig(dataset="digits", depth=4, activation="tanh", init_scale=0.2, lr=0.05, steps=3000, log_every=5, val_every=50)),
     ("vanishing-dead-relu", TrainConfig(dataset="iris", depth=2, bias_init=-5.0, lr=0.1, batch_size=0, steps=500, naming="lightning")),
