@@ -36,6 +36,11 @@ class Thresholds:
     # small epoch (a hard batch is followed by easier ones), so the negative side needs a wider margin.
     min_structure: float = 0.3
     min_bounce: float = 0.45
+    # ...or swings so large (>= 60% of the level above the floor) and progress so absent (swing >= 2x it)
+    # that their rhythm does not matter: chaotic full-batch bouncing has little autocorrelation; healthy
+    # corpus runs stay below 0.53 relative swing
+    large_swing: float = 0.6
+    no_progress: float = 2.0
     min_persistence: float = 0.4  # swing in the last quarter >= this x the swing in the second quarter
     min_points: int = 100  # persistent swings need a record long enough to show persistence
 
@@ -61,7 +66,9 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     # winsorized at 3 swing sigmas so a burst of 2-3 consecutive spikes cannot pose as structure
     structure = autocorrelation(np.clip(late, np.median(late) - 3 * swing, np.median(late) + 3 * swing))
     if (swing_to_progress < t.min_swing_to_progress or relative < t.min_relative_swing
-            or -t.min_bounce < structure < t.min_structure or persistence < t.min_persistence
+            or persistence < t.min_persistence
+            or (-t.min_bounce < structure < t.min_structure
+                and not (relative >= t.large_swing and swing_to_progress >= t.no_progress))
             or swing <= 1e-6 * max(abs(p.late_level), 1e-300)):
         return []
     evidence = {
