@@ -48,7 +48,7 @@ def _params(config, run_seed: int) -> dict[str, str]:
     """A realistic subset: every run logs a few params, some log none of the optional ones."""
     everything = config_params(config)
     keep = LOGGED_PARAMS if run_seed % 5 else LOGGED_PARAMS[:6]
-    return {k: everything[k] for k in keep}
+    return {k: everything[k] for k in keep if not (k == "batch_size" and config.batch_size == 0)}
 
 
 def build(db: Path, seed: int, per_class: int, healthy: int, workers: int, experiment: str, max_rounds: int = 6):
@@ -85,6 +85,8 @@ def build(db: Path, seed: int, per_class: int, healthy: int, workers: int, exper
                     continue
                 kept[label] += 1
                 status = "FAILED" if history.config.stop_on_nan else "FINISHED"
+                if label == "healthy" and run_seed % 10 == 3:
+                    status = "RUNNING"  # still in progress: analyzed on what it logged so far
                 log_history(client, experiment_id, history, f"run-{seed}-{sum(kept.values()):04d}", status=status,
                             params=_params(history.config, run_seed),
                             tags={LABEL_TAG: label, "posthoc.corpus_seed": str(seed)})
