@@ -25,12 +25,13 @@ SWING_OVER_RISE = 0.25  # oscillation's typical swing over divergence's rise abo
 # Plateau explains underfitting only when a collapsed lr caused the stall (see `_explains`).
 # (a run that diverged or exploded also "stalls" at a huge level; its noise is not a batch-size issue)
 # (a diverged or exploded run also "stalls" at a huge level; swings contain spikes; a net whose gradients
-# vanished learns nothing, so its val drift is not overfitting)
+# vanished learns nothing, so its val drift is not overfitting; noisy_small_batch requires a clearly falling
+# trend, which rules out oscillation's "little net progress")
 SUPPRESSED_BY: dict[str, tuple[str, ...]] = {
     "plateau": ("divergence", "exploding_gradients", "vanishing_gradients", "oscillation"),
     "underfitting": ("divergence", "exploding_gradients", "plateau", "oscillation", "vanishing_gradients"),
-    "noisy_small_batch": ("divergence", "exploding_gradients", "oscillation", "vanishing_gradients"),
-    "oscillation": ("divergence",),
+    "noisy_small_batch": ("divergence", "exploding_gradients", "vanishing_gradients"),
+    "oscillation": ("divergence", "noisy_small_batch"),
     "divergence": ("oscillation",),
     "loss_spikes": ("divergence", "oscillation", "noisy_small_batch"),
     "overfitting": ("vanishing_gradients", "divergence", "exploding_gradients"),

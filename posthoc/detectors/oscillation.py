@@ -38,7 +38,7 @@ class Thresholds:
     min_bounce: float = 0.45
     # ...or swings so large (>= 60% of the level above the floor) and progress so absent (swing >= 2x it)
     # that their rhythm does not matter: chaotic full-batch bouncing has little autocorrelation; healthy
-    # corpus runs stay below 0.53 relative swing
+    # corpus runs stay below 0.59 relative swing
     large_swing: float = 0.6
     no_progress: float = 2.0
     min_persistence: float = 0.4  # swing in the last quarter >= this x the swing in the second quarter
