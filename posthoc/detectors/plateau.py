@@ -29,16 +29,16 @@ REQUIRES: tuple[str, ...] = ("train_loss",)
 class Thresholds:
     min_length: float = 0.25  # the stall covers at least this fraction of the logged steps
     band: float = 0.05  # the smoothed loss stays within this fraction of the progress made (or of the noise)
-    # a later drop of at least half of all the progress the run made shows the stall was not convergence
-    # (corpus: stalls that escape drop 0.84+; healthy runs' flattest stretches are followed by at most 0.35)
-    min_later_drop: float = 0.5
+    # a later drop of most (80%) of all the progress the run made shows the stall was far from converged
+    # (corpus: stalls that escape drop 0.82+; slow stretches of healthy noisy runs are followed by 0.5-0.72)
+    min_later_drop: float = 0.8
     # no progress at all: initial level minus best below this many noise sigmas (stuck from the start)
     stuck_noise: float = 3.0
     # or the schedule stalled it: the logged lr ended below this fraction of its peak while a positive loss
     # was still above `high_level` of its initial value (a schedule decaying to ~0 too early)
     lr_collapse: float = 1e-3  # and spent at least `min_length` of the run down there
     high_level: float = 0.3
-    min_points: int = 20
+    min_points: int = 100  # a "long stretch" needs a long record; 50-step runs are mostly their first drop
 
 
 def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
@@ -61,10 +61,16 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         start, end = _longest_flat(trend, t.band * p.range + 2 * p.trend_noise)
         later_drop = 0.0
     else:
-        start, end = _longest_flat(trend, t.band * p.range + 2 * p.trend_noise)
-        # the escape must hold: measured to the final level, and at least 5% of the run after the stall
-        escaped_for = (int(steps[-1]) - int(steps[end])) / span_steps
-        later_drop = (float(np.median(trend[start : end + 1])) - p.tail) / p.scale if escaped_for >= 0.05 else 0.0
+        # the longest flat stretch that the run later escaped: the escape must hold to the final level, and
+        # last at least 5% of the run after the stall (a converged tail is flat too, but nothing follows it)
+        first_break = _flat_ends(trend, t.band * p.range + p.trend_noise)
+        ends = first_break - 1
+        escaped_for = (steps[-1] - steps[ends]) / span_steps
+        drops = np.where(escaped_for >= 0.05, (trend - p.tail) / p.scale, 0.0)
+        drops[_warming_up(roles, steps)] = 0.0  # a slow start while the lr ramps up is warmup, not a stall
+        lengths = np.where(drops >= t.min_later_drop, steps[ends] - steps, -1)
+        start = int(np.argmax(lengths))
+        end, later_drop = int(ends[start]), float(drops[start])
         if later_drop < t.min_later_drop:
             return []
     length = (int(steps[end]) - int(steps[start])) / span_steps
@@ -107,6 +113,17 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
                     suggestions)]
 
 
+def _warming_up(roles: Roles, steps: np.ndarray) -> np.ndarray:
+    """Trend points logged while the lr was below half its peak and had not yet reached it (warmup)."""
+    lr = roles.get("lr")
+    if lr is None or lr.finite_count < 3:
+        return np.zeros(len(steps), dtype=bool)
+    lr_steps, values = lr.steps[np.isfinite(lr.values)], lr.values[np.isfinite(lr.values)]
+    peak_step = lr_steps[int(np.argmax(values))]
+    at = np.interp(steps, lr_steps, values)
+    return (steps < peak_step) & (at < 0.5 * np.max(values))
+
+
 def _lr_collapse(roles: Roles, ratio: float) -> tuple[float | None, float]:
     """Final lr over its peak, and the fraction of the run spent at or below `ratio` x peak at the end.
 
@@ -127,7 +144,14 @@ def _lr_collapse(roles: Roles, ratio: float) -> tuple[float | None, float]:
 
 
 def _longest_flat(trend: np.ndarray, tolerance: float) -> tuple[int, int]:
-    """Longest stretch [start, end] of the trend whose max - min stays within 2 * tolerance.
+    """Longest stretch [start, end] of the trend whose max - min stays within 2 * tolerance."""
+    first_break = _flat_ends(trend, tolerance)
+    start = int(np.argmax(first_break - np.arange(len(trend))))
+    return start, int(first_break[start]) - 1
+
+
+def _flat_ends(trend: np.ndarray, tolerance: float) -> np.ndarray:
+    """For each start point, the index where the trend first leaves a band of 2 * tolerance (n if never).
 
     Row i of the matrix holds the trend from point i on (earlier points replaced by trend[i]); running
     max/min along rows give every stretch's spread at once. n <= 400 bucketed points, so n^2 is small.
@@ -138,7 +162,4 @@ def _longest_flat(trend: np.ndarray, tolerance: float) -> tuple[int, int]:
     m[lower] = np.broadcast_to(trend[:, None], (n, n))[lower]
     spread = np.maximum.accumulate(m, axis=1) - np.minimum.accumulate(m, axis=1)
     broken = spread > 2 * tolerance
-    first_break = np.where(broken.any(axis=1), np.argmax(broken, axis=1), n)
-    length = first_break - np.arange(n)
-    start = int(np.argmax(length))
-    return start, int(first_break[start]) - 1
+    return np.where(broken.any(axis=1), np.argmax(broken, axis=1), n)
