@@ -42,6 +42,9 @@ class Thresholds:
     large_swing: float = 0.6
     no_progress: float = 2.0
     min_persistence: float = 0.4  # swing in the last quarter >= this x the swing in the second quarter
+    # ...and <= this x: swings that grow 5x within the second half started mid-run (a regime change after an
+    # lr jump: divergence's business). Corpus oscillations stay between 0.85 and 3.8.
+    max_persistence: float = 5.0
     min_points: int = 100  # persistent swings need a record long enough to show persistence
 
 
@@ -66,7 +69,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     # winsorized at 3 swing sigmas so a burst of 2-3 consecutive spikes cannot pose as structure
     structure = autocorrelation(np.clip(late, np.median(late) - 3 * swing, np.median(late) + 3 * swing))
     if (swing_to_progress < t.min_swing_to_progress or relative < t.min_relative_swing
-            or persistence < t.min_persistence
+            or not t.min_persistence <= persistence <= t.max_persistence
             or (-t.min_bounce < structure < t.min_structure
                 and not (relative >= t.large_swing and swing_to_progress >= t.no_progress))
             or swing <= 1e-6 * max(abs(p.late_level), 1e-300)):
