@@ -38,6 +38,7 @@ class Thresholds:
     # was still above `high_level` of its initial value (a schedule decaying to ~0 too early)
     lr_collapse: float = 1e-3  # and spent at least `min_length` of the run down there
     high_level: float = 0.3
+    min_mid_drop: float = 0.1  # a mid-run lr collapse: the loss falls again by 10% of its progress after it
     min_points: int = 100  # a "long stretch" needs a long record; 50-step runs are mostly their first drop
 
 
@@ -51,15 +52,24 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     stuck = float(np.ptp(p.trend)) < t.stuck_noise * p.trend_noise + t.band * abs(p.late_level - p.floor)
     trend, steps = p.trend, p.trend_steps
     span_steps = max(int(steps[-1] - steps[0]), 1)
-    lr_ratio, collapsed_fraction = _lr_collapse(roles, t.lr_collapse)
-    # "still high" is judged only for losses bounded below by 0; a shifted loss (NLL) has no natural zero
-    high = p.tail >= t.high_level * p.head if p.floor >= 0 else True
-    collapsed = not stuck and collapsed_fraction >= t.min_length and high
+    lr_ratio, window = _lr_collapse(roles, t.lr_collapse)
+    collapsed = False
+    if not stuck and window is not None and (window[1] - window[0]) / span_steps >= t.min_length:
+        # the schedule stalled it: the lr sat near 0 for a long window. At the end of the run the loss must
+        # still be high (judged only for losses bounded below by 0: a shifted NLL has no natural zero); in
+        # mid-run the loss must improve again once the lr comes back (it was not converged)
+        inside = (steps >= window[0]) & (steps <= window[1])
+        level_in = float(np.median(trend[inside])) if inside.any() else p.tail
+        at_end = (steps[-1] - window[1]) / span_steps < 0.05
+        if at_end:
+            collapsed = p.tail >= t.high_level * p.head if p.floor >= 0 else True
+        else:
+            collapsed = (level_in - p.tail) / p.scale >= t.min_mid_drop
     if stuck:
         start, end, later_drop = 0, len(trend) - 1, 0.0
     elif collapsed:
-        start, end = _longest_flat(trend, t.band * p.range + 2 * p.trend_noise)
-        later_drop = 0.0
+        start, end = int(np.flatnonzero(inside)[0]), int(np.flatnonzero(inside)[-1])
+        later_drop = max((level_in - p.tail) / p.scale, 0.0)
     else:
         # the longest flat stretch that the run later escaped: the escape must hold to the final level, and
         # last at least 5% of the run after the stall (a converged tail is flat too, but nothing follows it)
@@ -93,7 +103,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     confidence = 0.55 + 0.45 * ramp(length, t.min_length, 0.8) * (1.0 if stuck or collapsed else ramp(later_drop, t.min_later_drop, 1.0))
     confidence = max(confidence, 0.55 + 0.2 * ramp(length, t.min_length, 0.8))
     what = ("never left its initial level" if stuck else
-            f"stalled at {fmt(level)} after the lr decayed to {fmt(lr_ratio)} of its peak" if collapsed else
+            f"stalled at {fmt(level)} while the lr sat below {fmt(t.lr_collapse)} of its peak" if collapsed else
             f"stalled at {fmt(level)} before dropping to {fmt(p.best)}")
     message = (f"{train.key} {what}: flat from step {int(steps[start])} to {int(steps[end])} "
                f"({fmt(100 * length)}% of the run)")
@@ -124,23 +134,25 @@ def _warming_up(roles: Roles, steps: np.ndarray) -> np.ndarray:
     return (steps < peak_step) & (at < 0.5 * np.max(values))
 
 
-def _lr_collapse(roles: Roles, ratio: float) -> tuple[float | None, float]:
-    """Final lr over its peak, and the fraction of the run spent at or below `ratio` x peak at the end.
+def _lr_collapse(roles: Roles, ratio: float) -> tuple[float | None, tuple[int, int] | None]:
+    """Final lr over its peak, and the longest window of steps with the lr at or below `ratio` x peak.
 
     Cosine and linear schedules reach ~0 only in their last few percent; an exponential decay that is too
-    fast sits near 0 for most of the run, which is what stalls the loss.
+    fast, or a scheduler bug that zeroes the lr mid-run, sits near 0 for a long window: that stalls the loss.
     """
     lr = roles.get("lr")
     if lr is None or lr.finite_count < 3:
-        return None, 0.0
+        return None, None
     steps, values = lr.steps[np.isfinite(lr.values)], lr.values[np.isfinite(lr.values)]
     peak = float(np.max(values))
     if peak <= 0:
-        return None, 0.0
-    above = np.flatnonzero(values > ratio * peak)
-    since = steps[above[-1] + 1] if len(above) and above[-1] + 1 < len(steps) else (steps[0] if not len(above) else steps[-1])
-    span = max(int(steps[-1] - steps[0]), 1)
-    return float(values[-1] / peak), float((steps[-1] - since) / span)
+        return None, None
+    low = np.concatenate([[False], values <= ratio * peak, [False]]).astype(np.int8)
+    starts, stops = np.flatnonzero(np.diff(low) == 1), np.flatnonzero(np.diff(low) == -1) - 1
+    if not len(starts):
+        return float(values[-1] / peak), None
+    longest = int(np.argmax(steps[stops] - steps[starts]))
+    return float(values[-1] / peak), (int(steps[starts[longest]]), int(steps[stops[longest]]))
 
 
 def _longest_flat(trend: np.ndarray, tolerance: float) -> tuple[int, int]:
