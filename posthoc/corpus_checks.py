@@ -56,7 +56,14 @@ def check(label: str, h: History) -> str | None:
 
 
 def _nan_inf(h, loss):
-    return None if not _all_finite(h) else "no non-finite value logged"
+    if _all_finite(h):
+        return "no non-finite value logged"
+    steps = role_series(h, "train_loss")[0]
+    bad = steps[~np.isfinite(loss)]
+    injected = min(h.config.corrupt_steps, default=None)
+    if injected is not None and (not len(bad) or bad[0] < injected):
+        return f"non-finite before the injected step {injected}: the run blew up on its own"
+    return _grad_growth(h, loss[: int(np.searchsorted(steps, injected or 0))], limit=100.0, want=False)
 
 
 def _divergence(h, loss):
@@ -75,7 +82,7 @@ def _grad_growth(h, loss, limit: float, want: bool):
     grad = role_series(h, "grad_norm")
     if grad is None:
         return "no grad norm logged" if want else None
-    values = grad[1]
+    values = grad[1][: len(loss)] if not want else grad[1]
     early = float(np.median(values[: max(3, len(values) // 5)]))
     finite = values[np.isfinite(values)]
     growth = float(finite.max()) / max(early, 1e-12) if len(finite) else 0.0
@@ -198,7 +205,8 @@ def _underfitting(h, loss):
     val = role_series(h, "val_loss")
     if val is None or not _all_finite(h):
         return "no finite val loss"
-    start, final = _median(loss, 0.0, 0.02), _median(loss, 0.85, 1.0)
+    # the first logged value is the untrained model's loss: a fast early drop must not hide how high it ends
+    start, final = float(loss[0]), _median(loss, 0.85, 1.0)
     val_final = float(np.median(val[1][-max(3, len(val[1]) // 10):]))
     if final < 0.5 * start:
         return f"train loss fell to {final / start:.2f} of its start: not a high level"
