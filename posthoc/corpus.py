@@ -168,10 +168,12 @@ def _overfitting(rng, seed):
     """A small (often noisy) train subset and a big model trained long: val turns up while train falls."""
     steps = _steps(rng, 1500, 8000)
     dataset = _pick(rng, ("digits", "synthetic", "breast_cancer"))
-    return TrainConfig(dataset=dataset, depth=int(_pick(rng, (1, 2))), hidden=int(_pick(rng, (128, 256))),
-                       train_subset=int(rng.integers(60, 200)), label_noise=float(_pick(rng, (0.0, 0.2, 0.3))),
-                       optimizer=_pick(rng, ("sgd", "adam")), lr=0.0, steps=steps, batch_size=32, seed=seed,
-                       **{**_logging(rng, steps), "log_val": True})
+    config = TrainConfig(dataset=dataset, depth=int(_pick(rng, (1, 2))), hidden=int(_pick(rng, (128, 256))),
+                         train_subset=int(rng.integers(60, 200)), label_noise=float(_pick(rng, (0.0, 0.2, 0.3))),
+                         optimizer=_pick(rng, ("sgd", "adam")), steps=steps, batch_size=32, seed=seed,
+                         **{**_logging(rng, steps), "log_val": True})
+    lr = _log_uniform(rng, 0.03, 0.15) if config.optimizer == "sgd" else _log_uniform(rng, 1e-3, 4e-3)
+    return dataclasses.replace(config, lr=lr)
 
 
 def _underfitting(rng, seed):
@@ -216,8 +218,4 @@ RECIPES = {"healthy": _healthy, "nan_inf": _nan_inf, "divergence": _divergence, 
 def recipe(label: str, seed: int) -> TrainConfig:
     """A randomized TrainConfig meant to show `label`, reproducible from the seed."""
     rng = np.random.default_rng([seed, PATTERNS.index(label) + 1 if label in PATTERNS else 0])
-    config = RECIPES[label](rng, seed)
-    if label == "overfitting":
-        lr = _log_uniform(rng, 0.03, 0.15) if config.optimizer == "sgd" else _log_uniform(rng, 1e-3, 4e-3)
-        config = dataclasses.replace(config, lr=lr)
-    return config
+    return RECIPES[label](rng, seed)
