@@ -32,13 +32,13 @@ def bucket_medians(steps: np.ndarray, values: np.ndarray, max_points: int = MAX_
     if n <= max_points:
         return steps, values
     size = -(-n // max_points)
-    count = -(-n // size)
-    padded = np.full(count * size, np.nan)
-    padded[:n] = values
-    pad_steps = np.full(count * size, steps[-1])
-    pad_steps[:n] = steps
-    return (pad_steps.reshape(count, size)[:, 0],
-            np.nanmedian(padded.reshape(count, size), axis=1))
+    full = n // size * size  # whole buckets through one reshape; the remainder (if any) is its own bucket
+    out_steps = steps[:full:size]
+    out_values = np.median(values[:full].reshape(-1, size), axis=1)
+    if full < n:
+        out_steps = np.append(out_steps, steps[full])
+        out_values = np.append(out_values, np.median(values[full:]))
+    return out_steps, out_values
 
 
 def rolling_median(values: np.ndarray, window: int) -> np.ndarray:

@@ -64,8 +64,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         return []
     # recovery: the median of the points after a spike is back near the level before it
     index = np.flatnonzero(candidate)
-    ahead = np.lib.stride_tricks.sliding_window_view(np.pad(values, (0, window), constant_values=np.nan), window)
-    after = np.nanmedian(ahead[np.minimum(index + 1, n)], axis=1)
+    ahead = np.lib.stride_tricks.sliding_window_view(np.pad(values, (0, window), mode="edge"), window)
+    after = np.median(ahead[np.minimum(index + 1, n)], axis=1)
     recovered = after <= level[index] + t.recover_fraction * dev[index]
     index = index[recovered & (index + 2 < n)]
     if not len(index):
