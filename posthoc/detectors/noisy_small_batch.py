@@ -4,7 +4,8 @@ Why it matters: a batch too small for its learning rate makes each step follow o
 run still learns, but slowly and to a worse minimum. The statistic is a signal-to-noise ratio: the
 point-to-point robust noise sigma over how far the second half's median sits above the lowest value seen
 (shift- and scale-free, so NLLs below zero and MSE in the thousands work alike). Separating statistics:
-the trend must still be clearly downward (else oscillation) and the jumps dense (else loss_spikes). Logging means over many steps hides batch noise.
+the trend must still be clearly downward (else oscillation) and the jumps dense (else loss_spikes).
+Logging means over many steps hides batch noise.
 Known false positives: a loss driven to ~0 (memorized data) whose rare jumps dwarf its tiny level;
 per-sample losses logged on very heterogeneous data.
 """

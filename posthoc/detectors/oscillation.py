@@ -86,8 +86,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         "swing_min": rounded(float(np.min(p.values[n // 2 :]))),
         "swing_max": rounded(float(np.max(p.values[n // 2 :]))),
     }
-    confidence = 0.55 + 0.45 * min(ramp(swing_to_progress, t.min_swing_to_progress, 4.0),
-                                   ramp(abs(structure), t.min_structure, 0.7), ramp(relative, t.min_relative_swing, 0.6))
+    shape = max(ramp(abs(structure), t.min_structure, 0.7), ramp(relative, t.large_swing, 1.0))
+    confidence = 0.55 + 0.45 * min(ramp(swing_to_progress, t.min_swing_to_progress, 4.0), shape)
     message = (f"{train.key} swings by about ±{fmt(swing)} around its trend through the second half without "
                f"shrinking, while it gained only {fmt(progress)} overall")
     momentum = run.params.get("momentum")

@@ -100,8 +100,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     }
     if lr_ratio is not None:
         evidence["lr_final_to_peak"] = rounded(lr_ratio, 3)
-    confidence = 0.55 + 0.45 * ramp(length, t.min_length, 0.8) * (1.0 if stuck or collapsed else ramp(later_drop, t.min_later_drop, 1.0))
-    confidence = max(confidence, 0.55 + 0.2 * ramp(length, t.min_length, 0.8))
+    escape = 1.0 if stuck or collapsed else ramp(later_drop, t.min_later_drop, 1.0)
+    confidence = 0.55 + 0.45 * ramp(length, t.min_length, 0.8) * max(escape, 0.45)
     what = ("never left its initial level" if stuck else
             f"stalled at {fmt(level)} while the lr sat below {fmt(t.lr_collapse)} of its peak" if collapsed else
             f"stalled at {fmt(level)} before dropping to {fmt(p.best)}")
