@@ -1,4 +1,9 @@
-"""Run every detector on a run, order the findings, pick status and the primary (root) cause."""
+"""Run every detector on a run, order the findings, pick status and the primary (root) cause.
+
+Findings are ordered by severity, then first step, then confidence. Status: failed if any critical,
+warning if any warning. Primary: the earliest link of a causal chain (CAUSES), else the most severe and
+most confident finding; findings that restate another's symptom are dropped first (SUPPRESSED_BY).
+"""
 
 from __future__ import annotations
 
@@ -16,17 +21,15 @@ CAUSES: dict[str, tuple[str, ...]] = {
     "oscillation": ("nan_inf", "divergence"),
     "loss_spikes": ("nan_inf",),
     "vanishing_gradients": ("plateau", "underfitting"),
-    "noisy_small_batch": ("oscillation",),
     "overfitting": (),
 }
 PROXIMITY = 0.1  # fraction of the run's logged step span
 SWING_OVER_RISE = 0.25  # oscillation's typical swing over divergence's rise above which the swings dominate
-# A finding that restates another's symptom is dropped: the key pattern's finding explains it.
-# Plateau explains underfitting only when a collapsed lr caused the stall (see `_explains`).
-# (a run that diverged or exploded also "stalls" at a huge level; its noise is not a batch-size issue)
-# (a diverged or exploded run also "stalls" at a huge level; swings contain spikes; a net whose gradients
-# vanished learns nothing, so its val drift is not overfitting; noisy_small_batch requires a clearly falling
-# trend, which rules out oscillation's "little net progress")
+# A finding that restates another's symptom is dropped: the pattern it is listed under explains it. A
+# diverged or exploded run also "stalls" at a huge level; swings contain spikes; a net whose gradients
+# vanished learns nothing, so its val drift is not overfitting; noisy_small_batch requires a clearly
+# falling trend, which rules out oscillation's "little net progress". Plateau explains underfitting only
+# when the lr collapsed or the run never improved; divergence vs oscillation is decided by `_explains`.
 SUPPRESSED_BY: dict[str, tuple[str, ...]] = {
     "plateau": ("divergence", "exploding_gradients", "vanishing_gradients", "oscillation"),
     "underfitting": ("divergence", "exploding_gradients", "plateau", "oscillation", "vanishing_gradients"),
