@@ -195,16 +195,16 @@ def _underfitting(rng, seed):
 
 
 def _noisy(rng, seed):
-    steps = _steps(rng, 500, 5000)
+    steps = _steps(rng, 300, 3000)
     optimizer = _pick(rng, ("sgd", "momentum", "adam"))
-    lr = {"sgd": _log_uniform(rng, 0.02, 0.08), "momentum": _log_uniform(rng, 0.003, 0.01),
-          "adam": _log_uniform(rng, 5e-4, 2e-3)}[optimizer]
+    lr = {"sgd": _log_uniform(rng, 0.015, 0.06), "momentum": _log_uniform(rng, 0.0015, 0.006),
+          "adam": _log_uniform(rng, 3e-4, 1.2e-3)}[optimizer]
     # harder data and a little label noise keep the loss level well above zero: noise around a real trend,
     # not the per-sample jitter of a memorized set
     return TrainConfig(dataset=_pick(rng, ("digits", "synthetic", "synthetic", "breast_cancer", "moons")),
                        depth=int(_pick(rng, (0, 1, 2))), optimizer=optimizer, lr=lr,
                        label_noise=float(_pick(rng, (0.0, 0.05, 0.1))),
-                       batch_size=int(_pick(rng, (1, 1, 2, 4))), steps=steps,
+                       batch_size=int(_pick(rng, (1, 1, 1, 2, 4))), steps=steps,
                        schedule=_pick(rng, ("constant", "cosine", "warmup")), warmup_steps=steps // 20, seed=seed,
                        **{**_logging(rng, steps, fine=True), "log_every": 1})
 

@@ -230,6 +230,9 @@ def _noisy(h, loss):
         return f"noise ratio {ratio:.2f} below 0.9"
     if rolling_median(loss, 51)[-25] > 0.7 * float(np.median(loss[:25])):
         return "trend not downward"
+    trend = rolling_median(loss, max(25, len(loss) // 10))
+    if trend[int(0.9 * len(trend))] > 0.85 * trend[int(0.3 * len(trend))]:
+        return "trend flat after early convergence: noise around a level, not around a falling trend"
     return None
 
 

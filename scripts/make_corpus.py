@@ -17,6 +17,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
 import collections
+import re
 import sys
 import time
 import warnings
@@ -79,7 +80,7 @@ def build(db: Path, seed: int, per_class: int, healthy: int, workers: int, exper
             for label, run_seed, history, reason, seconds in pool.imap_unordered(_attempt, jobs):
                 train_seconds += seconds
                 if history is None:
-                    dropped[label][reason.split(":")[0][:60]] += 1
+                    dropped[label][re.sub(r"[-+]?\d[\d.e+-]*", "#", reason.split(":")[0])[:60]] += 1
                     continue
                 if kept[label] >= wanted[label]:
                     continue
