@@ -4,11 +4,13 @@ Why it matters: the optimizer bounces across a valley instead of descending it: 
 momentum) is too high for the curvature, or a cyclic schedule is too aggressive. Statistics, on the second
 half of the run: the typical swing (robust sigma of the loss around its rolling-median trend) is at least
 the net progress made after the initial transient (median of 10–30% of the run minus the final level),
-at least 20% of the loss's distance from the lowest value seen (shift-free "large"), still as large in
-the last quarter as in the second (persistent), and structured: the swings' lag-1 autocorrelation is far
-from zero (|r| >= 0.3; bouncing every step gives r near -1, slow waves r near +1), which i.i.d. minibatch
-noise (r near 0) does not show. Separating statistics: noisy_small_batch has clear progress and r near 0;
-loss_spikes are sparse outliers (the robust sigma ignores them); ending far above the best is divergence.
+at least 20% of the loss's distance from the lowest value seen (shift-free "large"), about as large in
+the last quarter as in the second (persistent, 0.4–5x), and structured: the swings' lag-1 autocorrelation
+is far from zero (r >= 0.3 slow waves, r <= -0.45 step-to-step bouncing), which i.i.d. minibatch noise
+(r near 0) does not show -- unless the swings are huge (>= 60% of the level) with no progress at all.
+Separating statistics: noisy_small_batch needs a clearly falling trend and wins when it holds;
+loss_spikes are sparse outliers (the robust sigma ignores them); a loss that jumped up and swings around
+its new level is divergence unless the swings span a quarter of the rise (diagnose.SWING_OVER_RISE).
 Known false positives: cyclic or restart schedules (SGDR) by design; check the lr chart.
 """
 
