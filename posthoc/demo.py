@@ -25,16 +25,16 @@ NAMING = {  # role → metric key, per logger style
 
 @dataclass(frozen=True)
 class TrainConfig:
-    dataset: str = "digits"  # digits | wine | breast_cancer | iris | diabetes (regression, MSE) | synthetic
+    dataset: str = "digits"  # see DATASETS; diabetes, regression and friedman are regression tasks (MSE)
     depth: int = 1  # hidden layers; 0 is softmax (or linear) regression
     hidden: int = 64
     activation: str = "relu"  # relu | tanh | sigmoid
     init_scale: float = 1.0  # multiplies He (relu) or Glorot (tanh, sigmoid) init
-    optimizer: str = "sgd"  # sgd | momentum | adam
+    optimizer: str = "sgd"  # sgd | momentum | adam | rmsprop
     lr: float = 0.05
-    schedule: str = "constant"  # constant | warmup | step | cosine | warmup_cosine
+    schedule: str = "constant"  # constant | warmup | step | cosine | warmup_cosine | linear | exp | cyclic
     warmup_steps: int = 0
-    batch_size: int = 32
+    batch_size: int = 32  # 0: full batch
     steps: int = 500
     weight_decay: float = 0.0
     train_subset: int = 0  # train on only this many examples (0: all); small subsets overfit
@@ -48,6 +48,17 @@ class TrainConfig:
     log_grad_norm: bool = True
     log_val: bool = True
     naming: str = "plain"
+    momentum: float = 0.9  # momentum optimizer's coefficient (0.99 rings for long)
+    decay_steps: int = 100  # exp: lr halves every decay_steps; cyclic: half a triangle period
+    lr_jump_step: int = -1  # from this step on, lr is multiplied by lr_jump_factor (-1: never)
+    lr_jump_factor: float = 1.0
+    lr_jump_until: int = -1  # the jump ends at this step (-1: lasts to the end); a window of tiny lr stalls a run
+    corrupt_mode: str = "inputs"  # corrupted batches: inputs (× corrupt_scale) | labels (shuffled) | both
+    bias_init: float = 0.0  # hidden-layer bias init; very negative kills every ReLU
+    dropout: float = 0.0  # inverted dropout on hidden activations during training
+    loss_offset: float = 0.0  # added to logged losses: negative log-likelihood-like values below zero
+    stop_on_nan: bool = False  # a real trainer that stops at the first non-finite loss
+    log_lr: bool = True
 
 
 @dataclass
@@ -58,12 +69,27 @@ class History:
     metrics: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
+DATASETS = ("digits", "wine", "iris", "breast_cancer", "synthetic", "moons", "circles", "diabetes", "regression",
+            "friedman")
+REGRESSION = ("diabetes", "regression", "friedman")  # raw targets: MSE in the hundreds to thousands
+
+
 def load_dataset(name: str, seed: int):
-    """Standardized features, a fixed 70/30 split; y is class ids, or a float target for diabetes."""
+    """Standardized features, a fixed 70/30 split; y is class ids, or a float target for regression."""
     from sklearn import datasets
 
-    if name == "synthetic":
-        x, y = datasets.make_classification(n_samples=2000, n_features=20, n_informative=10, n_classes=4, random_state=seed)
+    generated = {
+        "synthetic": lambda: datasets.make_classification(n_samples=2000, n_features=20, n_informative=10, n_classes=4,
+                                                          random_state=seed),
+        "moons": lambda: datasets.make_moons(n_samples=1000, noise=0.25, random_state=seed),
+        "circles": lambda: datasets.make_circles(n_samples=1000, noise=0.1, factor=0.5, random_state=seed),
+        "regression": lambda: datasets.make_regression(n_samples=1000, n_features=10, n_informative=6, noise=20.0,
+                                                       random_state=seed),
+        "friedman": lambda: (lambda x, y: (x, 10.0 * y))(*datasets.make_friedman1(n_samples=1000, noise=1.0,
+                                                                                     random_state=seed)),
+    }
+    if name in generated:
+        x, y = generated[name]()
     else:
         loader = {"digits": datasets.load_digits, "wine": datasets.load_wine, "iris": datasets.load_iris,
                   "breast_cancer": datasets.load_breast_cancer, "diabetes": datasets.load_diabetes}[name]
@@ -94,6 +120,15 @@ def _lr_at(c: TrainConfig, step: int) -> float:
         factor *= 0.1 ** (int(progress >= 0.5) + int(progress >= 0.75))
     if c.schedule in ("cosine", "warmup_cosine"):
         factor *= 0.5 * (1.0 + math.cos(math.pi * progress))
+    if c.schedule == "linear":
+        factor *= 1.0 - progress
+    if c.schedule == "exp":
+        factor *= 0.5 ** (step / max(c.decay_steps, 1))
+    if c.schedule == "cyclic":  # triangular between lr/10 and lr
+        phase = (step / max(c.decay_steps, 1)) % 2.0
+        factor *= 0.1 + 0.9 * (phase if phase <= 1.0 else 2.0 - phase)
+    if 0 <= c.lr_jump_step <= step and (c.lr_jump_until < 0 or step < c.lr_jump_until):
+        factor *= c.lr_jump_factor
     return c.lr * factor
 
 
@@ -101,7 +136,7 @@ def train(c: TrainConfig) -> History:
     """Train for c.steps minibatch steps and return what a logger would have recorded."""
     rng = np.random.default_rng(c.seed)
     x_train, y_train, x_val, y_val = load_dataset(c.dataset, c.seed)
-    regression = c.dataset == "diabetes"
+    regression = c.dataset in REGRESSION
     if c.train_subset:
         keep = rng.permutation(len(x_train))[: c.train_subset]
         x_train, y_train = x_train[keep], y_train[keep]
@@ -114,18 +149,23 @@ def train(c: TrainConfig) -> History:
     gain = 2.0 if c.activation == "relu" else 1.0
     params = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        params += [rng.normal(0, c.init_scale * math.sqrt(gain / fan_in), (fan_in, fan_out)), np.zeros(fan_out)]
+        bias = c.bias_init if len(params) < 2 * c.depth else 0.0
+        params += [rng.normal(0, c.init_scale * math.sqrt(gain / fan_in), (fan_in, fan_out)), np.full(fan_out, float(bias))]
     state = [np.zeros_like(p) for p in params] + [np.zeros_like(p) for p in params]
 
-    def forward(x):
-        activations, pre = [x], []
+    def forward(x, drop: bool = False):
+        activations, pre, masks = [x], [], []
         a = x
         for layer in range(c.depth):
             z = a @ params[2 * layer] + params[2 * layer + 1]
             a = act(z)
+            if drop and c.dropout:
+                mask = (rng.random(a.shape) >= c.dropout) / (1.0 - c.dropout)
+                a = a * mask
+                masks.append(mask)
             pre.append(z)
             activations.append(a)
-        return a @ params[-2] + params[-1], activations, pre
+        return a @ params[-2] + params[-1], activations, pre, masks
 
     def loss_and_delta(out, y):
         if regression:
@@ -141,25 +181,32 @@ def train(c: TrainConfig) -> History:
     names = NAMING[c.naming]
     logged: dict[str, list] = {role: [] for role in names}
     window: list[float] = []
+    batch_size = c.batch_size or len(x_train)
     order = rng.permutation(len(x_train))
     cursor = 0
     with np.errstate(all="ignore"):
         for step in range(c.steps):
-            if cursor + c.batch_size > len(order):
+            if cursor + batch_size > len(order):
                 order, cursor = rng.permutation(len(x_train)), 0
-            batch = order[cursor : cursor + c.batch_size]
-            cursor += c.batch_size
+            batch = order[cursor : cursor + batch_size]
+            cursor += batch_size
             x, y = x_train[batch], y_train[batch]
             if step in c.corrupt_steps:
-                x = x * c.corrupt_scale
-            out, activations, pre = forward(x)
+                if c.corrupt_mode in ("inputs", "both"):
+                    x = x * c.corrupt_scale
+                if c.corrupt_mode in ("labels", "both"):
+                    y = (y + rng.integers(1, classes, len(y))) % classes if not regression else -y * c.corrupt_scale
+            out, activations, pre, masks = forward(x, drop=True)
             loss, delta = loss_and_delta(out, y)
             grads = [None] * len(params)
             for layer in range(c.depth, -1, -1):
                 grads[2 * layer] = activations[layer].T @ delta
                 grads[2 * layer + 1] = delta.sum(axis=0)
                 if layer:
-                    delta = (delta @ params[2 * layer].T) * act_grad(pre[layer - 1], activations[layer])
+                    delta = delta @ params[2 * layer].T
+                    if masks:
+                        delta = delta * masks[layer - 1]
+                    delta = delta * act_grad(pre[layer - 1], act(pre[layer - 1]) if masks else activations[layer])
             for i in range(0, len(params), 2):
                 grads[i] = grads[i] + c.weight_decay * params[i]
             grad_norm = float(math.sqrt(sum(float((g * g).sum()) for g in grads)))
@@ -168,20 +215,25 @@ def train(c: TrainConfig) -> History:
             lr = _lr_at(c, step)
             _update(c, params, grads, state, lr, step)
             window.append(loss)
-            if (step + 1) % c.log_every == 0 or step == c.steps - 1:
-                logged["train_loss"].append((step, float(np.mean(window))))
+            last = step == c.steps - 1 or (c.stop_on_nan and not math.isfinite(loss))
+            if (step + 1) % c.log_every == 0 or last:
+                logged["train_loss"].append((step, float(np.mean(window)) + c.loss_offset))
                 logged["grad_norm"].append((step, grad_norm))
                 logged["lr"].append((step, lr))
                 window = []
-            if c.log_val and ((step + 1) % c.val_every == 0 or step == c.steps - 1):
+            if c.log_val and ((step + 1) % c.val_every == 0 or last):
                 val_out = forward(x_val)[0]
-                logged["val_loss"].append((step, loss_and_delta(val_out, y_val)[0]))
+                logged["val_loss"].append((step, loss_and_delta(val_out, y_val)[0] + c.loss_offset))
                 if not regression:
                     logged["val_acc"].append((step, float((val_out.argmax(axis=1) == y_val).mean())))
+            if last:
+                break
     if not c.log_grad_norm or c.naming == "keras":
         logged.pop("grad_norm")
     if not c.log_val:
         logged.pop("val_loss"), logged.pop("val_acc")
+    if not c.log_lr:
+        logged.pop("lr")
     metrics = {
         names[role]: (np.array([p[0] for p in points], dtype=np.int64), np.array([p[1] for p in points]))
         for role, points in logged.items()
@@ -196,8 +248,11 @@ def _update(c: TrainConfig, params, grads, state, lr: float, step: int) -> None:
         if c.optimizer == "sgd":
             p -= lr * g
         elif c.optimizer == "momentum":
-            state[i] = 0.9 * state[i] + g
+            state[i] = c.momentum * state[i] + g
             p -= lr * state[i]
+        elif c.optimizer == "rmsprop":
+            state[n + i] = 0.99 * state[n + i] + 0.01 * g * g
+            p -= lr * g / (np.sqrt(state[n + i]) + 1e-8)
         elif c.optimizer == "adam":
             state[i] = 0.9 * state[i] + 0.1 * g
             state[n + i] = 0.999 * state[n + i] + 0.001 * g * g
@@ -214,14 +269,16 @@ def config_params(c: TrainConfig) -> dict[str, str]:
 
 
 def log_history(client, experiment_id: str, history: History, run_name: str, tags: dict[str, str] | None = None,
-                status: str = "FINISHED", ms_per_step: int = 20) -> str:
-    """Log a trained history as one MLflow run with batched calls; returns the run id."""
+                status: str = "FINISHED", ms_per_step: int = 20, params: dict[str, str] | None = None) -> str:
+    """Log a trained history as one MLflow run with batched calls; returns the run id.
+
+    `params` replaces the default (every knob), e.g. to log only what a real trainer would."""
     from mlflow.entities import Metric, Param, RunTag
 
     start = int(time.time() * 1000)
     run = client.create_run(experiment_id, run_name=run_name, start_time=start)
     run_id = run.info.run_id
-    params = [Param(k, v) for k, v in config_params(history.config).items()]
+    params = [Param(k, v) for k, v in (config_params(history.config) if params is None else params).items()]
     run_tags = [RunTag(k, v) for k, v in (tags or {}).items()]
     metrics = [
         Metric(key, float(value), start + int(step) * ms_per_step, int(step))
@@ -243,15 +300,21 @@ DEMO_RUNS: tuple[tuple[str, TrainConfig], ...] = (
     ("healthy-adam-cosine", TrainConfig(optimizer="adam", lr=0.003, schedule="warmup_cosine", warmup_steps=50, steps=600, naming="hf")),
     ("healthy-softmax-wine", TrainConfig(dataset="wine", depth=0, lr=0.1, batch_size=16, steps=400, naming="slash")),
     ("nan-corrupted-batch", TrainConfig(lr=0.05, steps=600, corrupt_steps=(300,), corrupt_scale=float("inf"))),
-    ("diverging-lr", TrainConfig(lr=3.0, steps=400, naming="keras")),
-    ("exploding-deep-init", TrainConfig(depth=6, init_scale=3.0, lr=0.01, steps=400)),
-    ("oscillating-momentum", TrainConfig(optimizer="momentum", lr=0.5, steps=600)),
-    ("spiky-corrupted-batches", TrainConfig(lr=0.05, steps=800, corrupt_steps=(200, 420, 650), corrupt_scale=8.0)),
-    ("vanishing-deep-sigmoid", TrainConfig(depth=8, activation="sigmoid", init_scale=0.3, lr=0.05, steps=600, naming="lightning")),
-    ("overfitting-small-subset", TrainConfig(train_subset=60, hidden=256, lr=0.1, steps=1500, batch_size=30)),
-    ("underfitting-weight-decay", TrainConfig(weight_decay=0.5, lr=0.05, steps=600)),
+    ("diverging-lr-jump", TrainConfig(dataset="synthetic", depth=2, optimizer="adam", lr=0.002, lr_jump_step=300, lr_jump_factor=60, steps=700, naming="keras")),
+    ("exploding-lr-warmup", TrainConfig(dataset="diabetes", depth=0, lr=2.5, schedule="warmup", warmup_steps=500, steps=500, batch_size=64)),
+    ("oscillating-full-batch", TrainConfig(dataset="moons", depth=0, lr=25.0, batch_size=0, steps=500, label_noise=0.2)),
+    ("spiky-corrupted-batches", TrainConfig(lr=0.05, steps=800, corrupt_steps=(200, 420, 650), corrupt_mode="both", corrupt_scale=5.0)),
+    ("plateau-saddle", TrainConfig(dataset="digits", depth=4, activation="tanh", init_scale=0.2, lr=0.05, steps=3000, log_every=5, val_every=50)),
+    ("vanishing-dead-relu", TrainConfig(dataset="iris", depth=2, bias_init=-5.0, lr=0.1, batch_size=0, steps=500, naming="lightning")),
+    ("overfitting-small-subset", TrainConfig(train_subset=150, label_noise=0.3, hidden=128, lr=0.05, steps=3000, val_every=50, log_every=5)),
+    ("underfitting-tiny-model", TrainConfig(dataset="synthetic", hidden=2, lr=0.05, steps=1500)),
     ("noisy-batch-1", TrainConfig(batch_size=1, lr=0.05, steps=800)),
 )
+DEMO_LABELS = {"healthy-mlp-sgd": "healthy", "healthy-adam-cosine": "healthy", "healthy-softmax-wine": "healthy",
+               "nan-corrupted-batch": "nan_inf", "diverging-lr-jump": "divergence", "exploding-lr-warmup": "exploding_gradients",
+               "oscillating-full-batch": "oscillation", "spiky-corrupted-batches": "loss_spikes", "plateau-saddle": "plateau",
+               "vanishing-dead-relu": "vanishing_gradients", "overfitting-small-subset": "overfitting",
+               "underfitting-tiny-model": "underfitting", "noisy-batch-1": "noisy_small_batch"}
 
 
 def open_client(uri: str):
@@ -285,7 +348,11 @@ def build_demo(uri: str, experiment: str, progress=lambda name: None) -> bool:
     if existing is not None and client.search_runs([existing.experiment_id], max_results=1):
         return False
     experiment_id = existing.experiment_id if existing is not None else client.create_experiment(experiment)
-    for name, config in DEMO_RUNS:
-        log_history(client, experiment_id, train(config), name, tags={"posthoc.demo": "true"})
-        progress(name)
+    from threadpoolctl import threadpool_limits  # BLAS threads only slow these tiny matrices down
+
+    with threadpool_limits(1):
+        for name, config in DEMO_RUNS:
+            tags = {"posthoc.demo": "true", "posthoc.label": DEMO_LABELS[name]}
+            log_history(client, experiment_id, train(config), name, tags=tags)
+            progress(name)
     return True

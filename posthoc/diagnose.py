@@ -1,4 +1,9 @@
-"""Run every detector on a run, order the findings, pick status and the primary (root) cause."""
+"""Run every detector on a run, order the findings, pick status and the primary (root) cause.
+
+Findings are ordered by severity, then first step, then confidence. Status: failed if any critical,
+warning if any warning. Primary: the earliest link of a causal chain (CAUSES), else the most severe and
+most confident finding; findings that restate another's symptom are dropped first (SUPPRESSED_BY).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,32 @@ from posthoc.detectors import DETECTORS
 from posthoc.model import SEVERITY_RANK, Diagnosis, Finding, Run, Skipped
 from posthoc.roles import resolve_roles
 
-# cause → effects it can produce; a cause that starts no later than its effect is the root
+# cause → effects it can produce. A cause is the root of an effect when it starts no later than the effect
+# and is still active near its start (its span ends within PROXIMITY of the run's steps before it): spikes
+# 300 steps before an unrelated NaN are not its cause.
 CAUSES: dict[str, tuple[str, ...]] = {
     "exploding_gradients": ("nan_inf", "divergence", "loss_spikes", "oscillation"),
     "divergence": ("nan_inf",),
     "oscillation": ("nan_inf", "divergence"),
     "loss_spikes": ("nan_inf",),
     "vanishing_gradients": ("plateau", "underfitting"),
-    "noisy_small_batch": ("oscillation",),
     "overfitting": (),
+}
+PROXIMITY = 0.1  # fraction of the run's logged step span
+SWING_OVER_RISE = 0.25  # oscillation's typical swing over divergence's rise above which the swings dominate
+# A finding that restates another's symptom is dropped: the pattern it is listed under explains it. A
+# diverged or exploded run also "stalls" at a huge level; swings contain spikes; a net whose gradients
+# vanished learns nothing, so its val drift is not overfitting; noisy_small_batch requires a clearly
+# falling trend, which rules out oscillation's "little net progress". Plateau explains underfitting only
+# when the lr collapsed or the run never improved; divergence vs oscillation is decided by `_explains`.
+SUPPRESSED_BY: dict[str, tuple[str, ...]] = {
+    "plateau": ("divergence", "exploding_gradients", "vanishing_gradients", "oscillation"),
+    "underfitting": ("divergence", "exploding_gradients", "plateau", "oscillation", "vanishing_gradients"),
+    "noisy_small_batch": ("divergence", "exploding_gradients", "vanishing_gradients"),
+    "oscillation": ("divergence", "noisy_small_batch"),
+    "divergence": ("oscillation",),
+    "loss_spikes": ("divergence", "oscillation", "noisy_small_batch"),
+    "overfitting": ("vanishing_gradients", "divergence", "exploding_gradients"),
 }
 
 
@@ -41,16 +63,32 @@ def diagnose(run: Run, config: Config | None = None, strict: bool = False) -> Di
     if not any(s.finite_count for s in run.metrics.values()):
         findings.append(Finding("insufficient_data", "info", 1.0, None, None, None, {"metrics_logged": len(run.metrics)},
                                 "the run logged no finite metric values: nothing to analyze"))
+    findings = [f for f in findings if not any(_explains(other, f) for other in findings)]
     ordered = tuple(sorted(findings, key=_order_key))
     return Diagnosis(
         run=run,
         status=status_of(ordered),
-        primary=primary_of(ordered),
+        primary=primary_of(ordered, _step_span(run)),
         findings=ordered,
         roles=roles.keys(),
         skipped=tuple(skipped),
         errors=tuple(errors),
     )
+
+
+def _explains(other: Finding, f: Finding) -> bool:
+    if other.pattern not in SUPPRESSED_BY.get(f.pattern, ()):
+        return False
+    if (other.pattern, f.pattern) == ("plateau", "underfitting"):
+        return bool(other.evidence.get("lr_collapsed") or other.evidence.get("never_improved"))
+    if {other.pattern, f.pattern} == {"divergence", "oscillation"}:
+        # a loss that jumped up and swings around its new level: oscillation when the swings span a good
+        # part of the rise (bounded bouncing), divergence when the level itself is the story
+        div, osc = (other, f) if other.pattern == "divergence" else (f, other)
+        rise = (div.evidence.get("final_value") or 0.0) - (div.evidence.get("best_value") or 0.0)
+        swinging = (osc.evidence.get("swing") or 0.0) >= SWING_OVER_RISE * rise
+        return swinging if other.pattern == "oscillation" else not swinging
+    return True
 
 
 def _order_key(f: Finding):
@@ -62,18 +100,33 @@ def status_of(findings: tuple[Finding, ...]) -> str:
     return "failed" if "critical" in severities else "warning" if "warning" in severities else "healthy"
 
 
-def primary_of(findings: tuple[Finding, ...]) -> str:
+def _step_span(run: Run) -> int:
+    steps = [s.steps for s in run.metrics.values() if len(s)]
+    return max((int(x[-1]) - int(x[0]) for x in steps), default=0)
+
+
+def causes(cause: Finding, effect: Finding, span: int = 0) -> bool:
+    """Whether `cause` can explain `effect`: a known link, starting no later, still active near its start."""
+    if effect.pattern not in CAUSES.get(cause.pattern, ()):
+        return False
+    if effect.pattern == "nan_inf" and not _grew_into(effect):
+        return False  # a NaN out of nowhere (a bad batch) has no precursor among the shape findings
+    c_start, c_end = cause.step_start or 0, cause.step_end if cause.step_end is not None else cause.step_start or 0
+    e_start = effect.step_start or 0
+    return c_start <= e_start and c_end >= e_start - PROXIMITY * span
+
+
+def _grew_into(nan: Finding, ratio: float = 10.0) -> bool:
+    """Whether the loss or grad norm grew (by `ratio`, nan_inf's own threshold) in the points before the NaN."""
+    growth = [nan.evidence.get("lead_up_growth_ratio"), nan.evidence.get("grad_norm_growth_ratio")]
+    return any(g is not None and abs(g) >= ratio for g in growth)
+
+
+def primary_of(findings: tuple[Finding, ...], span: int = 0) -> str:
     """The earliest link of a causal chain, else the most severe and most confident finding."""
     candidates = [f for f in findings if f.severity in ("critical", "warning")]
     if not candidates:
         return "healthy"
-    effects = {
-        effect.pattern
-        for cause in candidates
-        for effect in candidates
-        if effect.pattern in CAUSES.get(cause.pattern, ())
-        and (cause.step_start or 0) <= (effect.step_end if effect.step_end is not None else 0)
-        and (cause.step_start or 0) <= (effect.step_start or 0)
-    }
+    effects = {effect.pattern for cause in candidates for effect in candidates if causes(cause, effect, span)}
     roots = [f for f in candidates if f.pattern not in effects] or candidates
     return min(roots, key=lambda f: (-SEVERITY_RANK[f.severity], -f.confidence, f.step_start or 0)).pattern

@@ -70,3 +70,16 @@ def finding(pattern: str, severity: str, confidence: float, metric: str | None, 
         message=message,
         suggestions=tuple(suggestions),
     )
+
+
+def param_text(run: Run, names: tuple[str, ...]) -> str | None:
+    """"batch_size=4" for the first of these params the run logged, else None."""
+    found = param_number(run, names)
+    return None if found is None else f"{found[0]}={fmt(found[1])}"
+
+
+def rounded(value: float, digits: int = 4) -> float:
+    """Evidence numbers rounded to what a reviewer reads off a chart (4 significant digits)."""
+    if value is None or not math.isfinite(value) or value == 0:
+        return value
+    return float(f"{value:.{digits}g}")

@@ -1,0 +1,82 @@
+"""divergence: training loss rose well above its best and did not come back (no NaN needed).
+
+Why it matters: the optimizer left the basin it had found, almost always because the learning rate (or
+its schedule) is too high for this model; the rest of the run is wasted compute. Measured on the finite
+part before any NaN, so a NaN tail is nan_inf's finding, not this one. The rise is measured in units of
+the progress the run had made (initial level minus best), so it is scale- and shift-free; a warmup bump
+that recovers is not divergence because the final level must stay up.
+Known false positives: runs whose loss is meant to rise (curriculum, growing context length).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from posthoc.detectors.base import finding, fmt, lower_lr_suggestion, rounded
+from posthoc.model import Finding, Run
+from posthoc.roles import Roles
+from posthoc.signal import noise_sigma, profile, ramp
+
+PATTERN, SEVERITY = "divergence", "critical"
+REQUIRES: tuple[str, ...] = ("train_loss",)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    # final level above the best by at least this fraction of the progress made (initial - best): a quarter
+    # of the run's gains lost for good. DESIGN: "rising well above its best and not coming back"; healthy
+    # corpus runs stay below 0.2 and their rises are within noise (next threshold)
+    min_rise_ratio: float = 0.25
+    # ...and by this many point-to-point noise sigmas, so batch noise around a converged loss never counts
+    min_rise_noise: float = 5.0
+    min_points: int = 8
+
+
+def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
+    train = roles.get("train_loss")
+    p = profile(train, t.min_points)
+    if p is None:
+        return []
+    rise = p.tail - p.best
+    rise_ratio = rise / p.scale
+    # significance against the noise of the healthy part (before the best): after a divergence the loss is
+    # chaotic, and its own noise would hide the rise
+    before = p.values[p.steps <= p.best_step]
+    noise = noise_sigma(before) if len(before) >= t.min_points else p.noise
+    rise_noise = rise / max(noise, 1e-6 * abs(p.best), 1e-300)
+    if rise_ratio < t.min_rise_ratio or rise_noise < t.min_rise_noise:
+        return []
+    # where it left the basin: the last trend point near the best before the climb
+    after = p.trend_steps >= p.best_step
+    up = after & (p.trend > p.best + 0.25 * rise)
+    start_step = int(p.trend_steps[np.argmax(up)]) if up.any() else p.best_step
+    evidence = {
+        "best_step": p.best_step,
+        "best_value": rounded(p.best),
+        "initial_value": rounded(p.head),
+        "final_value": rounded(p.tail),
+        "rise_ratio": rounded(rise_ratio),
+        "rise_noise_sigmas": rounded(rise_noise),
+        "final_above_initial": bool(p.tail > p.head),
+        "last_finite_step": int(p.steps[-1]),
+    }
+    if p.best > 0 and p.tail > 0:
+        evidence["rise_orders_of_magnitude"] = rounded(float(np.log10(p.tail / p.best)), 3)
+    lr = roles.get("lr")
+    if lr is not None and lr.finite_count:
+        lr_at = lr.until(start_step).values
+        lr_at = lr_at[np.isfinite(lr_at)]
+        if len(lr_at):
+            evidence["lr_at_start"] = float(lr_at[-1])
+    confidence = 0.6 + 0.4 * min(ramp(rise_ratio, t.min_rise_ratio, 1.5), ramp(rise_noise, t.min_rise_noise, 20))
+    message = (f"{train.key} rose from its best {fmt(p.best)} (step {p.best_step}) to {fmt(p.tail)} and did not "
+               f"come back ({fmt(rise_ratio)}x the progress it had made)")
+    suggestions = [
+        lower_lr_suggestion(run) + ", or add warmup",
+        "clip the gradient norm, and keep the checkpoint from step " + str(p.best_step),
+        "if a schedule raises the lr at step " + str(start_step) + ", cap its peak",
+    ]
+    return [finding(PATTERN, SEVERITY, confidence, train.key, (start_step, int(p.steps[-1])), evidence, message,
+                    suggestions)]

@@ -1,0 +1,126 @@
+"""Score posthoc's analyzer on a labeled corpus built by scripts/make_corpus.py.
+
+    python scripts/evaluate.py --db /tmp/corpus-1.db [--show-errors] [--json]
+
+Prints the confusion matrix (label × primary), per-class precision/recall/F1, macro-F1 and the healthy
+false-alarm rate (healthy runs given a non-healthy primary).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from posthoc.corpus import LABEL_TAG, PATTERNS  # noqa: E402
+from posthoc.diagnose import diagnose  # noqa: E402
+from posthoc.store import open_store  # noqa: E402
+
+CLASSES = ("healthy",) + PATTERNS
+SHORT = {"healthy": "ok", "nan_inf": "nan", "divergence": "div", "exploding_gradients": "expl",
+         "oscillation": "osc", "loss_spikes": "spk", "plateau": "plat", "vanishing_gradients": "van",
+         "overfitting": "ovf", "underfitting": "unf", "noisy_small_batch": "noisy"}
+
+
+def score(pairs: list[tuple[str, str]]) -> dict:
+    """Confusion matrix and per-class precision/recall/F1 over (label, primary) pairs."""
+    labels = sorted({p for pair in pairs for p in pair} - set(CLASSES))
+    classes = [c for c in CLASSES if any(c in pair for pair in pairs)] + labels
+    matrix = {a: {b: 0 for b in classes} for a in classes}
+    for label, primary in pairs:
+        matrix[label][primary] += 1
+    per_class = {}
+    for c in classes:
+        tp = matrix[c][c]
+        predicted = sum(matrix[a][c] for a in classes)
+        actual = sum(matrix[c].values())
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[c] = {"precision": precision, "recall": recall, "f1": f1, "support": actual}
+    scored = [c for c in classes if per_class[c]["support"]]
+    healthy = [primary for label, primary in pairs if label == "healthy"]
+    return {
+        "runs": len(pairs),
+        "confusion": matrix,
+        "per_class": per_class,
+        "macro_f1": sum(per_class[c]["f1"] for c in scored) / max(len(scored), 1),
+        "accuracy": sum(label == primary for label, primary in pairs) / max(len(pairs), 1),
+        "healthy_false_alarm": sum(p != "healthy" for p in healthy) / max(len(healthy), 1),
+        "healthy_runs": len(healthy),
+    }
+
+
+def evaluate(db: Path, experiment: str | None) -> tuple[dict, list[dict], float]:
+    store = open_store(f"sqlite:///{db}")
+    if experiment:
+        experiment_ids = list(store.experiment_ids([experiment]).values())
+    else:
+        import sqlite3
+
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+            experiment_ids = [str(row[0]) for row in
+                              connection.execute("select experiment_id from experiments where lifecycle_stage='active'")]
+    ids = store.run_ids(experiment_ids)
+    rows, pairs, seconds = [], [], 0.0
+    for batch in store.iter_runs(ids):
+        for run in batch:
+            label = run.tags.get(LABEL_TAG)
+            if label is None:
+                continue
+            started = time.perf_counter()
+            diagnosis = diagnose(run)
+            seconds += time.perf_counter() - started
+            top = next((f for f in diagnosis.findings if f.pattern == diagnosis.primary), None)
+            pairs.append((label, diagnosis.primary))
+            rows.append({"run_id": run.run_id, "run_name": run.run_name, "label": label, "primary": diagnosis.primary,
+                         "status": diagnosis.status, "patterns": [f.pattern for f in diagnosis.findings],
+                         "message": top.message if top else "", "errors": list(diagnosis.errors)})
+    return score(pairs), rows, seconds
+
+
+def print_report(result: dict, rows: list[dict], seconds: float, show_errors: bool) -> None:
+    classes = list(result["confusion"])
+    print(f"{len(rows)} labeled runs; analysis {seconds:.2f} s ({1000 * seconds / max(len(rows), 1):.1f} ms/run)\n")
+    print("confusion (rows: label, columns: primary)")
+    print(f"{'':8s}" + "".join(f"{SHORT.get(c, c[:5]):>6s}" for c in classes))
+    for a in classes:
+        print(f"{SHORT.get(a, a[:7]):8s}" + "".join(f"{result['confusion'][a][b] or '.':>6}" for b in classes))
+    print(f"\n{'class':22s} {'prec':>6s} {'recall':>6s} {'f1':>6s} {'n':>4s}")
+    for c in classes:
+        m = result["per_class"][c]
+        print(f"{c:22s} {m['precision']:6.2f} {m['recall']:6.2f} {m['f1']:6.2f} {m['support']:4d}")
+    print(f"\nmacro-F1 {result['macro_f1']:.3f}   accuracy {result['accuracy']:.3f}   "
+          f"healthy false-alarm {result['healthy_false_alarm']:.1%} of {result['healthy_runs']}")
+    errors = [r for r in rows if r["label"] != r["primary"]]
+    crashed = [r for r in rows if r["errors"]]
+    if crashed:
+        print(f"{len(crashed)} runs had detector errors, e.g. {crashed[0]['run_name']}: {crashed[0]['errors'][0]}")
+    if show_errors and errors:
+        print(f"\nmisclassified ({len(errors)})")
+        for r in sorted(errors, key=lambda r: (r["label"], r["primary"])):
+            print(f"  {r['run_name']:16s} {r['label']:20s} -> {r['primary']:20s} {r['message'][:90]}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True, type=Path)
+    parser.add_argument("--experiment", help="only this experiment (default: every active one)")
+    parser.add_argument("--show-errors", action="store_true", help="list misclassified runs")
+    parser.add_argument("--json", action="store_true", help="print the scores and per-run rows as JSON")
+    args = parser.parse_args(argv)
+    if not args.db.exists():
+        parser.error(f"{args.db} does not exist: build it with scripts/make_corpus.py --db {args.db}")
+    result, rows, seconds = evaluate(args.db, args.experiment)
+    if args.json:
+        print(json.dumps({**result, "seconds": seconds, "runs_detail": rows}, indent=1))
+    else:
+        print_report(result, rows, seconds, args.show_errors)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+from dataclasses import replace
+
+from posthoc.demo import TrainConfig
+from tests.detectors.conftest import finding
+
+BASE = TrainConfig(dataset="digits", depth=1, hidden=32, lr=0.05, steps=500, val_every=25)
+
+
+def test_batch_of_one_is_noisy_but_still_learning(analyze):
+    d = analyze("b1", replace(BASE, batch_size=1))
+    f = finding(d, "noisy_small_batch")
+    assert f is not None and d.primary == "noisy_small_batch"
+    assert f.evidence["batch_size"] == 1 and f.evidence["noise_to_level"] >= 1.0
+    assert f.evidence["final_value"] < f.evidence["initial_value"]
+    assert f.suggestions[0].startswith("batch_size=1: try 4")
+
+
+def test_batch_of_64_is_not_noisy(analyze):
+    d = analyze("b64", replace(BASE, batch_size=64))
+    assert finding(d, "noisy_small_batch") is None and d.primary == "healthy"

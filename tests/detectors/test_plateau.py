@@ -1,0 +1,27 @@
+from posthoc.demo import TrainConfig
+from tests.detectors.conftest import finding
+
+
+def test_lr_decayed_to_zero_early_stalls_the_loss(analyze):
+    config = TrainConfig(dataset="digits", depth=1, hidden=32, lr=0.01, schedule="exp", decay_steps=15, steps=400,
+                         val_every=20)
+    d = analyze("stall", config)
+    f = finding(d, "plateau")
+    assert f is not None and d.primary == "plateau"
+    assert f.evidence["lr_collapsed"] and f.evidence["lr_final_to_peak"] <= 1e-3
+    assert f.evidence["plateau_fraction"] >= 0.25 and f.evidence["plateau_end_step"] >= 350
+    assert f.evidence["plateau_level"] >= 0.3 * f.evidence["initial_value"]
+
+
+def test_constant_lr_keeps_improving(analyze):
+    d = analyze("going", TrainConfig(dataset="digits", depth=1, hidden=32, lr=0.05, steps=400, val_every=20))
+    assert finding(d, "plateau") is None
+
+
+def test_lr_zeroed_mid_run_stalls_then_the_loss_falls_again(analyze):
+    config = TrainConfig(dataset="digits", depth=1, hidden=32, lr=0.01, steps=600, val_every=20, lr_jump_step=60,
+                         lr_jump_until=330, lr_jump_factor=1e-4)
+    f = finding(analyze("bug", config), "plateau")
+    assert f is not None and f.evidence["lr_collapsed"]
+    assert abs(f.evidence["plateau_start_step"] - 60) <= 10 and abs(f.evidence["plateau_end_step"] - 330) <= 10
+    assert f.evidence["drop_after_plateau_ratio"] >= 0.1

@@ -1,0 +1,55 @@
+"""Signal helpers on small hand-made inputs: scale-free, robust to outliers, no per-point loops."""
+
+import numpy as np
+
+from posthoc.model import Series
+from posthoc.signal import (autocorrelation, bucket_medians, finite_prefix, noise_sigma, profile, resample,
+                            rolling_median)
+
+
+def series(values, steps=None) -> Series:
+    steps = np.arange(len(values)) if steps is None else np.asarray(steps)
+    return Series("loss", steps, np.asarray(values, dtype=float), steps)
+
+
+def test_finite_prefix_stops_at_the_first_non_finite_value():
+    steps, values = finite_prefix(series([3.0, 2.0, np.nan, 1.0]))
+    assert steps.tolist() == [0, 1] and values.tolist() == [3.0, 2.0]
+
+
+def test_rolling_median_ignores_a_single_outlier():
+    values = np.ones(21)
+    values[10] = 100.0
+    assert np.allclose(rolling_median(values, 5), 1.0)
+
+
+def test_bucket_medians_reduce_long_series_to_the_cap():
+    steps, values = bucket_medians(np.arange(10_000), np.arange(10_000, dtype=float), max_points=400)
+    assert len(values) <= 400 and steps[0] == 0 and values[0] == np.median(np.arange(25))
+
+
+def test_noise_sigma_is_insensitive_to_a_slow_trend():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.1, 5000)
+    assert abs(noise_sigma(noise + np.linspace(10, 0, 5000)) - 0.1) < 0.01
+
+
+def test_profile_is_shift_and_scale_free():
+    rng = np.random.default_rng(1)
+    curve = 2.0 * np.exp(-np.arange(500) / 60) + 0.1 + rng.normal(0, 0.02, 500)
+    a, b = profile(series(curve)), profile(series(1000 * curve - 5000))  # MSE-like scale, NLL-like shift
+    assert abs(a.range / a.scale - b.range / b.scale) < 1e-9
+    assert abs((a.tail - a.best) / a.scale - (b.tail - b.best) / b.scale) < 1e-9
+    assert a.best_step == b.best_step
+
+
+def test_resample_puts_a_coarse_val_series_on_train_steps():
+    out = resample(np.array([0, 10, 20]), np.array([3.0, 2.0, 1.0]), np.array([5, 15, 25]))
+    assert out[:2].tolist() == [2.5, 1.5] and np.isnan(out[2])
+
+
+def test_autocorrelation_tells_structured_swings_from_noise():
+    rng = np.random.default_rng(2)
+    assert abs(autocorrelation(rng.normal(size=2000))) < 0.1
+    assert autocorrelation(np.tile([1.0, -1.0], 500)) < -0.9  # bouncing every step
+    assert autocorrelation(np.sin(np.arange(1000) / 10)) > 0.9  # slow waves
