@@ -38,6 +38,9 @@ class Thresholds:
     recover_fraction: float = 0.5  # after a spike the loss must fall back below level + this x height
     min_height_to_progress: float = 0.05  # visible on the chart: at least 5% of the run's progress (profile scale)
     min_points: int = 20
+    # one spike alone is a warning only when unambiguous (the top of the confidence ramp): minibatch losses are
+    # heavy-tailed, so a single moderate outlier batch is expected in a healthy run and is reported as info
+    lone_spike_sigmas: float = 40.0
 
 
 def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
@@ -98,5 +101,6 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         "clip the gradient norm (e.g. max_norm=1.0) so one batch cannot throw the weights far",
         lower_lr_suggestion(run, 0.3, 0.5) + " if the spikes grow over time",
     ]
-    return [finding(PATTERN, SEVERITY, confidence, train.key, (int(steps[top].min()), int(steps[top].max())),
+    severity = "info" if len(peaks) == 1 and float(np.max(sigmas)) < t.lone_spike_sigmas else SEVERITY
+    return [finding(PATTERN, severity, confidence, train.key, (int(steps[top].min()), int(steps[top].max())),
                     evidence, message, suggestions)]

@@ -43,7 +43,7 @@ def test_nan_runs_are_failures_of_their_value_not_missing(sweeps_store):
     lr = by_param(compare(runs, diagnoses))["lr"]
     blown = values(lr)[30.0]
     assert blown.failures == 3 and blown.n == 0 and blown.missing == 0 and len(blown.run_ids) == 3
-    assert blown.patterns == {"nan_inf": 3}
+    assert blown.patterns == {"exploding_gradients": 3, "nan_inf": 3}  # gradients blew up, then the loss went NaN
     assert values(lr)[0.3].patterns == {"healthy": 3} and values(lr)[0.3].failures == 0
     assert compare(runs, diagnoses).failures == 3
 
@@ -56,14 +56,14 @@ def test_a_value_that_always_fails_is_significant_by_failures(sweeps_store):
     (lr,) = result.comparisons
     assert len(chosen) == 6 and lr.effect is None and lr.failure_decided and lr.significant
     assert (lr.best_value, lr.worst_value) == (0.03, 30.0)
-    assert result.summary == ["lr=30 failed in 3/3 runs (nan_inf)"]
+    assert result.summary == ["lr=30 failed in 3/3 runs (exploding_gradients)"]  # the root cause, not the NaN
 
 
 def test_summary_reads_like_the_findings(sweeps_store):
     _, runs, diagnoses = sweeps_store
     summary = compare(runs, diagnoses).summary
     assert summary[0].startswith("lr 0.003 → 0.3 lowered best val_loss ") and "(3 runs each, noise ±" in summary[0]
-    assert "lr=30 failed in 3/3 runs (nan_inf)" in summary
+    assert "lr=30 failed in 3/3 runs (exploding_gradients)" in summary
     assert "schedule and warmup_steps always changed together: confounded" in summary
     assert any(line.startswith("weight_decay made no clear difference") for line in summary)
 
