@@ -135,6 +135,11 @@ def _loss_spikes(h, loss):
             return f"the spike at step {step} did not recover"
     if _median(loss, 0.9, 1.0) > 1.5 * first_before:
         return "the loss ended above its level before the first spike"
+    # apart from the spikes the run must be healthy, or it carries a second label
+    if _median(loss, 0.9, 1.0) > 0.5 * float(loss[0]):
+        return "little progress apart from the spikes"
+    if (rise := _val_rise(h)) is not None and rise[0] > 0.1:
+        return "val rises from its minimum (overfitting)"
     return None
 
 

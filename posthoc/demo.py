@@ -297,7 +297,7 @@ def log_history(client, experiment_id: str, history: History, run_name: str, tag
 # The demo experiment: one run per pattern, each produced by its configuration alone.
 DEMO_RUNS: tuple[tuple[str, TrainConfig], ...] = (
     ("healthy-mlp-sgd", TrainConfig(lr=0.05, steps=600)),
-    ("healthy-adam-cosine", TrainConfig(optimizer="adam", lr=0.003, schedule="warmup_cosine", warmup_steps=50, steps=600, naming="hf")),
+    ("healthy-adam-cosine", TrainConfig(optimizer="adam", lr=0.003, schedule="warmup_cosine", warmup_steps=50, steps=600, naming="hf", log_every=10, val_every=50)),
     ("healthy-softmax-wine", TrainConfig(dataset="wine", depth=0, lr=0.1, batch_size=16, steps=400, naming="slash")),
     ("nan-corrupted-batch", TrainConfig(lr=0.05, steps=600, corrupt_steps=(300,), corrupt_scale=float("inf"))),
     ("diverging-lr-jump", TrainConfig(dataset="synthetic", depth=2, optimizer="adam", lr=0.002, lr_jump_step=300, lr_jump_factor=60, steps=700, naming="keras")),
