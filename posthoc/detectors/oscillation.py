@@ -65,7 +65,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     swing = _sigma(late)
     early = float(np.median(p.values[n // 10 : max(3 * n // 10, n // 10 + 1)]))
     progress = max(early - p.tail, 0.0)
-    swing_to_progress = swing / max(progress, 1e-300)
+    swing_to_progress = swing / progress if progress > 0 else float("inf")  # evidence shows "inf", not 1e+299
     persistence = _sigma(resid[3 * n // 4 :]) / max(_sigma(resid[n // 4 : n // 2]), 1e-300)
     relative = swing / max(p.late_level - p.floor, 1e-300)
     # winsorized at 3 swing sigmas so a burst of 2-3 consecutive spikes cannot pose as structure
@@ -91,7 +91,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     shape = max(ramp(abs(structure), t.min_structure, 0.7), ramp(relative, t.large_swing, 1.0))
     confidence = 0.55 + 0.45 * min(ramp(swing_to_progress, t.min_swing_to_progress, 4.0), shape)
     message = (f"{train.key} swings by about ±{fmt(swing)} around its trend through the second half without "
-               f"shrinking, while it gained only {fmt(progress)} overall")
+               + (f"shrinking, while it gained only {fmt(progress)} overall" if progress > 0 else
+                  "shrinking, with no net progress after the first steps"))
     momentum = run.params.get("momentum")
     suggestions = [lower_lr_suggestion(run, 0.2, 0.5)]
     if momentum is not None:
