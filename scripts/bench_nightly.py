@@ -49,19 +49,14 @@ def naive(uri: str, subset: int) -> tuple[float, float, int]:
     """(fixed s, s per run, runs in the experiment): search_runs once, then per run every history + diagnose."""
     from mlflow.tracking import MlflowClient
 
+    from bench_read import search_all_runs  # scripts/ is on sys.path when a script runs
+
     from posthoc.diagnose import diagnose
     from posthoc.model import Run, Series
 
     started = time.perf_counter()
     client = MlflowClient(tracking_uri=uri)
-    experiment_id = client.get_experiment_by_name("bench").experiment_id
-    runs, token = [], None
-    while True:
-        page = client.search_runs([experiment_id], max_results=1000, page_token=token)
-        runs += page
-        token = page.token
-        if not token:
-            break
+    runs = search_all_runs(client, "bench")
     fixed = time.perf_counter() - started
     started = time.perf_counter()
     for info in runs[:subset]:
@@ -70,7 +65,7 @@ def naive(uri: str, subset: int) -> tuple[float, float, int]:
             history = client.get_metric_history(info.info.run_id, key)
             metrics[key] = Series.from_points(key, [m.step for m in history], [m.value for m in history],
                                               [m.timestamp for m in history])
-        run = Run(info.info.run_id, info.info.run_name, experiment_id, info.info.status, info.info.start_time,
+        run = Run(info.info.run_id, info.info.run_name, info.info.experiment_id, info.info.status, info.info.start_time,
                   info.info.end_time, dict(info.data.params), dict(info.data.tags), metrics)
         diagnose(run)
     return fixed, (time.perf_counter() - started) / min(subset, len(runs)), len(runs)

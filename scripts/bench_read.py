@@ -51,11 +51,8 @@ def build(db: Path, runs: int, steps: int) -> None:
     del np
 
 
-def naive(uri: str, experiment: str) -> tuple[float, int, str]:
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri)
-    started = time.perf_counter()
+def search_all_runs(client, experiment: str) -> list:
+    """Every run of the experiment, page by page, as the naive approach sees them."""
     experiment_id = client.get_experiment_by_name(experiment).experiment_id
     runs, token = [], None
     while True:
@@ -63,7 +60,15 @@ def naive(uri: str, experiment: str) -> tuple[float, int, str]:
         runs += page
         token = page.token
         if not token:
-            break
+            return runs
+
+
+def naive(uri: str, experiment: str) -> tuple[float, int, str]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    started = time.perf_counter()
+    runs = search_all_runs(client, experiment)
     count = 0
     for run in runs:
         for key in run.data.metrics:
