@@ -102,7 +102,7 @@ def test_digest_in_chromium(store, diagnoses, tmp_path):
     page = browse(_digest(diagnoses), tmp_path, "digest")
     assert page.requests == []
     rows = re.findall(r'<tr class="row ([^"]*)" data-status="(\w+)"', page.dom)
-    assert [status for _, status in rows] == ["failed", "warning", "healthy", "healthy"]  # worst first
+    assert [status for _, status in rows] == ["failed", "healthy", "healthy", "healthy"]  # worst first
     assert page.dom.count('svg" class="spark"') == 4
     assert "&lt;script&gt;" in page.dom and "deadbeef" in page.dom
     count, columns = blue_columns(page.pixels)
@@ -119,4 +119,4 @@ def test_digest_filter_works_without_scripts(store, diagnoses, tmp_path):
     html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html).replace("</body>", probe + "</body>")
     page = browse(html, tmp_path, "digest-filter")
     rows = re.findall(r'<tr class="row [^"]*" data-status="(\w+)" data-visible="(\w+)"', page.dom)
-    assert rows == [("failed", "true"), ("warning", "false"), ("healthy", "false"), ("healthy", "false")]
+    assert rows == [("failed", "true"), ("healthy", "false"), ("healthy", "false"), ("healthy", "false")]
