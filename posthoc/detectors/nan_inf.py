@@ -38,13 +38,13 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     index = bad[key]
     first_step = int(series.steps[index])
     value = float(series.values[index])
-    before = series.values[:index][np.isfinite(series.values[:index])][-t.lead_up_points :]
-    lead_up_growth = float(before[-1] / np.median(np.abs(before))) if len(before) >= 3 and np.median(np.abs(before)) > 0 else None
+    before = series.values[:index][-t.lead_up_points :]  # all finite: index is the first bad point
+    lead_up_growth = _growth_before(series, first_step, t.lead_up_points)
     evidence = {
         "first_bad_step": first_step,
         "first_bad_value": "nan" if np.isnan(value) else ("inf" if value > 0 else "-inf"),
         "nonfinite_points": int((~series.finite).sum()),
-        "last_finite_step": int(series.steps[:index][np.isfinite(series.values[:index])][-1]) if len(before) else None,
+        "last_finite_step": int(series.steps[index - 1]) if index else None,
         "last_finite_values": [float(v) for v in before[-5:]],
         "lead_up_growth_ratio": lead_up_growth,
         "metrics_affected": {k: int(run.metrics[k].steps[i]) for k, i in sorted(bad.items())},
@@ -53,8 +53,9 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     if grad is not None and grad.key != key:
         evidence["grad_norm_growth_ratio"] = _growth_before(grad, first_step, t.lead_up_points)
     lr = roles.get("lr")
-    if lr is not None and len(lr.until(first_step)):
-        evidence["lr_at_first_bad_step"] = float(lr.until(first_step).values[-1])
+    lr_so_far = lr.until(first_step) if lr is not None else None
+    if lr_so_far is not None and len(lr_so_far):
+        evidence["lr_at_first_bad_step"] = float(lr_so_far.values[-1])
 
     grew = any(
         ratio is not None and abs(ratio) >= t.growth_ratio
