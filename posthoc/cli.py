@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from datetime import UTC
 from pathlib import Path
 
 import click
@@ -63,7 +64,7 @@ def _write(text: str, out: str | None) -> None:
     if out is None:
         click.echo(text, nl=False)
         return
-    from posthoc.files import write_atomic
+    from posthoc.atomic import write_atomic
 
     write_atomic(Path(out), text)
     click.echo(f"wrote {out}", err=True)
@@ -111,7 +112,8 @@ def analyze(run_ids, experiments, tracking_uri, config_path, fmt, out, fail_on):
     """
     from posthoc.config import load_config
     from posthoc.diagnose import diagnose
-    from posthoc.output import to_json, to_text
+    from posthoc.report.json_output import to_json
+    from posthoc.report.text import to_text
 
     if not run_ids and not experiments:
         raise BadInput("give one or more RUN_IDS or --experiment NAME (see posthoc analyze --help)")
@@ -159,10 +161,10 @@ def demo(tracking_uri, experiment, sweeps):
 
     Writes to the tracking store (that is its job); reuses the demo experiment if it already has runs.
     """
+    from posthoc.demo.runs import build_demo
     from posthoc.diagnose import diagnose
-    from posthoc.output import summary_line
+    from posthoc.report.text import summary_line
     from posthoc.store import load_runs, open_store, resolve_tracking_uri
-    from posthoc.demo import build_demo
 
     uri = resolve_tracking_uri(tracking_uri, os.environ.get("MLFLOW_TRACKING_URI"))
     created = build_demo(uri, experiment, progress=lambda name: click.echo(f"  trained {name}", err=True))
@@ -178,7 +180,13 @@ def demo(tracking_uri, experiment, sweeps):
 
 def _write_html(diagnoses, out: str | None) -> None:
     """One run: a report at --out (or stdout). Several: --out DIR gets <run_id>.html each and index.html."""
-    from posthoc.report import common_params, render_digest, render_run_report, write_report
+    from posthoc.report import (
+        common_params,
+        render_digest,
+        render_run_report,
+        report_file_name,
+        write_report,
+    )
 
     usual = common_params([d.run for d in diagnoses]) if len(diagnoses) > 1 else None
     if len(diagnoses) == 1 and (out is None or not Path(out).is_dir()):
@@ -186,14 +194,13 @@ def _write_html(diagnoses, out: str | None) -> None:
         return
     if out is None or (Path(out).exists() and not Path(out).is_dir()):
         raise BadInput("--format html with several runs writes one report per run: give --out DIR (a directory)")
-    import re
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     folder = Path(out)
-    hrefs = {d.run.run_id: re.sub(r"[^A-Za-z0-9_.-]", "_", d.run.run_id) + ".html" for d in diagnoses}
+    hrefs = {d.run.run_id: report_file_name(d.run.run_id) for d in diagnoses}
     for d in diagnoses:
         write_report(folder / hrefs[d.run.run_id], render_run_report(d, usual))
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     write_report(folder / "index.html", render_digest(diagnoses, hrefs, "posthoc analyze", stamp))
     click.echo(f"wrote {len(diagnoses)} reports and {folder / 'index.html'}", err=True)
 
@@ -224,10 +231,10 @@ def compare(experiments, run_ids, filter_text, target, mode, tracking_uri, confi
     import json
 
     from posthoc.compare import compare as compare_runs
-    from posthoc.compare_text import to_text
+    from posthoc.compare.filter import filter_runs, parse_filter
     from posthoc.config import load_config
     from posthoc.diagnose import diagnose
-    from posthoc.run_filter import filter_runs, parse_filter
+    from posthoc.report.text import comparison_text
     from posthoc.store import load_runs
 
     ids = list(dict.fromkeys(i.strip() for chunk in run_ids for i in chunk.split(",") if i.strip()))
@@ -263,16 +270,16 @@ def compare(experiments, run_ids, filter_text, target, mode, tracking_uri, confi
 
         text = render_comparison_report(comparison.to_dict(), {r.run_id: r for r in runs})
     else:
-        text = to_text(comparison)
+        text = comparison_text(comparison)
     _write(text, out)
 
 
 def _demo_sweeps(uri: str, tracking_uri: str | None) -> None:
     """`posthoc demo`'s sweeps: log the sweep experiment, then print its comparison summary."""
     from posthoc.compare import compare as compare_runs
+    from posthoc.demo.sweeps import build_sweeps
     from posthoc.diagnose import diagnose
     from posthoc.store import load_runs, open_store
-    from posthoc.sweeps import build_sweeps
 
     name = "posthoc-sweeps"
     created = build_sweeps(uri, name, progress=lambda run_name: click.echo(f"  trained {run_name}", err=True))

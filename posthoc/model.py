@@ -67,11 +67,6 @@ class Run:
     tags: dict[str, str]
     metrics: dict[str, Series]
 
-    @property
-    def last_timestamp(self) -> int:
-        """Latest metric timestamp (ms), 0 when nothing was logged; tells whether a run changed."""
-        return max((int(s.timestamps.max()) for s in self.metrics.values() if len(s)), default=0)
-
 
 def json_number(value):
     """JSON has no NaN or Infinity: None for NaN, the strings 'inf' / '-inf' for infinities."""

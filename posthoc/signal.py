@@ -41,6 +41,22 @@ def bucket_medians(steps: np.ndarray, values: np.ndarray, max_points: int = MAX_
     return out_steps, out_values
 
 
+def bucket_extremes(values: np.ndarray, buckets: int) -> np.ndarray:
+    """Indices of each equal-count bucket's finite minimum and maximum, sorted: a long series reduced for
+    drawing without hiding its spikes."""
+    n = len(values)
+    size = -(-n // buckets)
+    count = -(-n // size)
+    pad = count * size - n
+    finite = np.concatenate([np.isfinite(values), np.zeros(pad, dtype=bool)]).reshape(count, size)
+    padded = np.concatenate([values, np.zeros(pad)]).reshape(count, size)
+    low = np.where(finite, padded, np.inf).argmin(axis=1)
+    high = np.where(finite, padded, -np.inf).argmax(axis=1)
+    has = finite.any(axis=1)
+    base = np.arange(count) * size
+    return np.unique(np.concatenate([(base + low)[has], (base + high)[has]]))
+
+
 def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     """Centered rolling median of an odd window; the edge values are repeated to fill it."""
     n = len(values)
@@ -52,12 +68,18 @@ def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     return np.median(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
 
 
+def robust_sigma(values: np.ndarray) -> float:
+    """Standard deviation estimated from the median absolute deviation: blind to a few outliers; 0 if empty."""
+    if len(values) == 0:
+        return 0.0
+    return float(MAD_TO_SIGMA * np.median(np.abs(values - np.median(values))))
+
+
 def noise_sigma(values: np.ndarray) -> float:
     """Point-to-point noise: robust sigma of first differences / sqrt(2); insensitive to slow trends."""
     if len(values) < 4:
         return 0.0
-    diffs = np.diff(values)
-    return float(MAD_TO_SIGMA * np.median(np.abs(diffs - np.median(diffs))) / np.sqrt(2.0))
+    return robust_sigma(np.diff(values)) / float(np.sqrt(2.0))
 
 
 def edge_level(values: np.ndarray, fraction: float, last: bool, min_points: int = 3) -> float:
@@ -72,23 +94,6 @@ def ramp(x: float, lo: float, hi: float) -> float:
     if not np.isfinite(x):
         return 1.0 if x > 0 else 0.0
     return float(min(max((x - lo) / (hi - lo), 0.0), 1.0)) if hi != lo else float(x >= hi)
-
-
-def resample(steps: np.ndarray, values: np.ndarray, at_steps: np.ndarray) -> np.ndarray:
-    """Values of a (coarser or finer) series at other steps, by linear interpolation; NaN outside its span."""
-    out = np.full(len(at_steps), np.nan)
-    if len(steps) == 0:
-        return out
-    inside = (at_steps >= steps[0]) & (at_steps <= steps[-1])
-    out[inside] = np.interp(at_steps[inside], steps, values)
-    return out
-
-
-def log10_positive(values: np.ndarray) -> np.ndarray | None:
-    """log10 of a strictly positive series (grad norms, positive losses), else None."""
-    if len(values) == 0 or not np.all(values > 0):
-        return None
-    return np.log10(values)
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,7 @@ class Profile:
     scale: float  # range, or noise/magnitude when the run made no progress: never zero
 
 
-_CACHE: "weakref.WeakKeyDictionary[Series, Profile | None]" = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary[Series, Profile | None] = weakref.WeakKeyDictionary()
 
 
 def profile(series: Series | None, min_points: int = 8) -> Profile | None:
@@ -143,7 +148,7 @@ def _profile(series: Series, min_points: int) -> Profile | None:
     best = float(trend[best_index])
     noise = noise_sigma(values)
     resid_raw = values - np.interp(steps, b_steps, trend)
-    resid = float(MAD_TO_SIGMA * np.median(np.abs(resid_raw - np.median(resid_raw))))
+    resid = robust_sigma(resid_raw)
     progress = max(head - best, 0.0)
     magnitude = float(np.median(np.abs(values)))
     # below a millionth of the loss's magnitude differences are float rounding, not signal

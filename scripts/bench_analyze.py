@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from posthoc.demo import TrainConfig, config_params, train  # noqa: E402
-from posthoc.diagnose import diagnose  # noqa: E402
-from posthoc.model import Run, Series  # noqa: E402
+from posthoc.demo.loops import TrainConfig, config_params, train
+from posthoc.diagnose import diagnose
+from posthoc.model import Run, Series
 
 
 def build_run(history) -> Run:

@@ -37,7 +37,7 @@ GRID = {  # 12 params that vary
 
 
 def make_configs(count: int, steps: int, seeds: int, rng: random.Random, mutations: int = 4):
-    from posthoc.demo import TrainConfig
+    from posthoc.demo.loops import TrainConfig
 
     base = TrainConfig(dataset="wine", steps=steps, val_every=5)
     configs: list = []
@@ -51,7 +51,7 @@ def make_configs(count: int, steps: int, seeds: int, rng: random.Random, mutatio
 
 
 def to_run(index: int, history):
-    from posthoc.demo import config_params
+    from posthoc.demo.loops import config_params
     from posthoc.model import Run, Series
 
     metrics = {key: Series.from_points(key, steps, values, steps * 20) for key, (steps, values) in history.metrics.items()}
@@ -67,7 +67,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from posthoc.compare import compare
-    from posthoc.demo import train
+    from posthoc.demo.loops import train
     from posthoc.diagnose import diagnose
 
     start = time.perf_counter()

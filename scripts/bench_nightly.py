@@ -47,9 +47,8 @@ def nightly(uri: str, out: Path, workers: int) -> tuple[float, float, dict]:
 
 def naive(uri: str, subset: int) -> tuple[float, float, int]:
     """(fixed s, s per run, runs in the experiment): search_runs once, then per run every history + diagnose."""
-    from mlflow.tracking import MlflowClient
-
     from bench_read import search_all_runs  # scripts/ is on sys.path when a script runs
+    from mlflow.tracking import MlflowClient
 
     from posthoc.diagnose import diagnose
     from posthoc.model import Run, Series

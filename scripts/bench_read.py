@@ -25,7 +25,7 @@ def build(db: Path, runs: int, steps: int) -> None:
     import numpy as np
     from mlflow.tracking import MlflowClient
 
-    from posthoc.demo import TrainConfig, train
+    from posthoc.demo.loops import TrainConfig, train
 
     db.parent.mkdir(parents=True, exist_ok=True)
     client = MlflowClient(tracking_uri=f"sqlite:///{db}")

@@ -16,9 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from posthoc.corpus import LABEL_TAG, PATTERNS  # noqa: E402
-from posthoc.diagnose import diagnose  # noqa: E402
-from posthoc.store import open_store  # noqa: E402
+from corpus.recipes import LABEL_TAG, PATTERNS
+
+from posthoc.diagnose import diagnose
+from posthoc.store import open_store
 
 CLASSES = ("healthy",) + PATTERNS
 SHORT = {"healthy": "ok", "nan_inf": "nan", "divergence": "div", "exploding_gradients": "expl",

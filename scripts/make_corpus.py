@@ -3,9 +3,9 @@
     python scripts/make_corpus.py --db /tmp/corpus-1.db --seed 1
     python scripts/make_corpus.py --db /tmp/tiny.db --seed 3 --per-class 2 --healthy 3   # a smoke test
 
-Each run comes from a randomized recipe (posthoc.corpus) trained by posthoc.demo's numpy loops; its label is
+Each run comes from a randomized recipe (corpus.recipes) trained by posthoc.demo's numpy loops; its label is
 the injected fault, stored as the run tag `posthoc.label`, and kept only if the logged data shows it
-(posthoc.corpus_checks). Training runs in worker processes; the parent logs each run with batched calls.
+(corpus.checks). Training runs in worker processes; the parent logs each run with batched calls.
 """
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from posthoc.corpus import LABEL_TAG, RECIPES, recipe  # noqa: E402
-from posthoc.corpus_checks import check  # noqa: E402
-from posthoc.demo import config_params, log_history, open_client, train  # noqa: E402
+from corpus.checks import check
+from corpus.recipes import LABEL_TAG, RECIPES, recipe
+
+from posthoc.demo.loops import config_params, train
+from posthoc.demo.record import log_history, open_client
 
 # what a real trainer would log as params; fault knobs (corrupt_steps, lr_jump_step…) stay hidden
 LOGGED_PARAMS = ("dataset", "depth", "hidden", "activation", "optimizer", "lr", "schedule", "warmup_steps",

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from posthoc.demo import TrainConfig, log_history, open_client, train
+from posthoc.demo.loops import TrainConfig, train
+from posthoc.demo.record import log_history, open_client
 from posthoc.store import load_runs, open_store
 
 QUICK = TrainConfig(dataset="wine", depth=1, hidden=16, steps=120, val_every=10)
@@ -98,7 +99,7 @@ def server_store(mlflow_server) -> StoreBuilder:
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory) -> Path:
     """The `posthoc demo` experiment in a sqlite store, built once per session."""
-    from posthoc.demo import build_demo
+    from posthoc.demo.runs import build_demo
 
     path = tmp_path_factory.mktemp("demo") / "mlflow.db"
     build_demo(f"sqlite:///{path}", "posthoc-demo")

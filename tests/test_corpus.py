@@ -5,10 +5,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from corpus.checks import check
+from corpus.recipes import LABEL_TAG, RECIPES, recipe
 
-from posthoc.corpus import LABEL_TAG, RECIPES, recipe
-from posthoc.corpus_checks import check
-from posthoc.demo import TrainConfig, train
+from posthoc.demo.loops import TrainConfig, train
 from posthoc.store import load_runs, open_store
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"

@@ -5,9 +5,10 @@ import math
 
 import numpy as np
 import pytest
+from corpus.checks import check, noise_ratio, role_series
 
-from posthoc.corpus_checks import check, noise_ratio, role_series
-from posthoc.demo import DEMO_LABELS, DEMO_RUNS, NAMING, TrainConfig, train
+from posthoc.demo.loops import NAMING, TrainConfig, train
+from posthoc.demo.runs import DEMO_LABELS, DEMO_RUNS
 
 WINE = TrainConfig(dataset="wine", depth=1, hidden=16, steps=300, val_every=10)
 

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from posthoc.demo import TrainConfig
+from posthoc.demo.loops import TrainConfig
 from posthoc.diagnose import diagnose
 from tests.conftest import QUICK
 

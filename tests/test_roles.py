@@ -1,7 +1,7 @@
 import pytest
 
 from posthoc.config import load_config
-from posthoc.demo import NAMING, TrainConfig
+from posthoc.demo.loops import NAMING, TrainConfig
 from posthoc.errors import BadInput
 from posthoc.roles import resolve_roles
 from tests.conftest import QUICK

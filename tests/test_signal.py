@@ -3,8 +3,14 @@
 import numpy as np
 
 from posthoc.model import Series
-from posthoc.signal import (autocorrelation, bucket_medians, finite_prefix, noise_sigma, profile, resample,
-                            rolling_median)
+from posthoc.signal import (
+    autocorrelation,
+    bucket_medians,
+    finite_prefix,
+    noise_sigma,
+    profile,
+    rolling_median,
+)
 
 
 def series(values, steps=None) -> Series:
@@ -41,11 +47,6 @@ def test_profile_is_shift_and_scale_free():
     assert abs(a.range / a.scale - b.range / b.scale) < 1e-9
     assert abs((a.tail - a.best) / a.scale - (b.tail - b.best) / b.scale) < 1e-9
     assert a.best_step == b.best_step
-
-
-def test_resample_puts_a_coarse_val_series_on_train_steps():
-    out = resample(np.array([0, 10, 20]), np.array([3.0, 2.0, 1.0]), np.array([5, 15, 25]))
-    assert out[:2].tolist() == [2.5, 1.5] and np.isnan(out[2])
 
 
 def test_autocorrelation_tells_structured_swings_from_noise():

@@ -8,22 +8,12 @@ It measures first and decides second, and never raises or prints on odd data.
 from __future__ import annotations
 
 import math
-from typing import Protocol
 
 from posthoc.model import Finding, Run
-from posthoc.roles import Roles
+from posthoc.numbers import short
 
 LR_PARAMS = ("lr", "learning_rate", "learning-rate", "optimizer.lr", "optim.lr", "base_lr", "max_lr")
 BATCH_PARAMS = ("batch_size", "per_device_train_batch_size", "train_batch_size", "batch-size", "bs")
-
-
-class Detector(Protocol):
-    PATTERN: str
-    SEVERITY: str
-    REQUIRES: tuple[str, ...]
-    Thresholds: type
-
-    def detect(self, run: Run, roles: Roles, thresholds) -> list[Finding]: ...
 
 
 def param_number(run: Run, names: tuple[str, ...]) -> tuple[str, float] | None:
@@ -42,10 +32,8 @@ def param_number(run: Run, names: tuple[str, ...]) -> tuple[str, float] | None:
 
 
 def fmt(value: float) -> str:
-    """Short human form of a number for messages: 0.031, 2.4e-05, 1.2e+04, nan."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return str(value)
-    return f"{value:.3g}"
+    """Numbers in messages: three significant digits (0.031, 2.4e-05, NaN)."""
+    return short(value, 3)
 
 
 def lower_lr_suggestion(run: Run, low: float = 0.1, high: float = 0.3) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from posthoc.detectors.base import finding, fmt, lower_lr_suggestion, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import MAD_TO_SIGMA, finite_prefix, profile, ramp, rolling_median
+from posthoc.signal import finite_prefix, profile, ramp, robust_sigma, rolling_median
 
 PATTERN, SEVERITY = "loss_spikes", "warning"
 REQUIRES: tuple[str, ...] = ("train_loss",)
@@ -54,7 +54,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     window = min(t.window, max(3, n // 5))
     level = rolling_median(values, window)
     dev = values - level
-    sigma = MAD_TO_SIGMA * float(np.median(np.abs(dev - np.median(dev))))
+    sigma = robust_sigma(dev)
     floor = float(np.min(values))
     # a millionth of the magnitude is float rounding on a flat loss, never a spike
     p = profile(train)
@@ -82,7 +82,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     sigmas = dev[peaks] / max(sigma, 1e-300)
     top = peaks[np.argsort(-dev[peaks])][:10]
     evidence = {
-        "spike_count": int(len(peaks)),
+        "spike_count": len(peaks),
         "spike_steps": [int(s) for s in np.sort(steps[top])],
         "max_spike_step": int(steps[top[0]]),
         "max_spike_value": rounded(float(values[top[0]])),

@@ -23,7 +23,7 @@ import numpy as np
 from posthoc.detectors.base import finding, fmt, lower_lr_suggestion, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import MAD_TO_SIGMA, autocorrelation, profile, ramp
+from posthoc.signal import autocorrelation, profile, ramp, robust_sigma
 
 PATTERN, SEVERITY = "oscillation", "warning"
 REQUIRES: tuple[str, ...] = ("train_loss",)
@@ -50,10 +50,6 @@ class Thresholds:
     min_points: int = 100  # persistent swings need a record long enough to show persistence
 
 
-def _sigma(x: np.ndarray) -> float:
-    return float(MAD_TO_SIGMA * np.median(np.abs(x - np.median(x)))) if len(x) else 0.0
-
-
 def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     train = roles.get("train_loss")
     p = profile(train, t.min_points)
@@ -62,11 +58,11 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     n = len(p.values)
     resid = p.values - np.interp(p.steps, p.trend_steps, p.trend)
     late = resid[n // 2 :]
-    swing = _sigma(late)
+    swing = robust_sigma(late)
     early = float(np.median(p.values[n // 10 : max(3 * n // 10, n // 10 + 1)]))
     progress = max(early - p.tail, 0.0)
     swing_to_progress = swing / progress if progress > 0 else float("inf")  # evidence shows "inf", not 1e+299
-    persistence = _sigma(resid[3 * n // 4 :]) / max(_sigma(resid[n // 4 : n // 2]), 1e-300)
+    persistence = robust_sigma(resid[3 * n // 4 :]) / max(robust_sigma(resid[n // 4 : n // 2]), 1e-300)
     relative = swing / max(p.late_level - p.floor, 1e-300)
     # winsorized at 3 swing sigmas so a burst of 2-3 consecutive spikes cannot pose as structure
     structure = autocorrelation(np.clip(late, np.median(late) - 3 * swing, np.median(late) + 3 * swing))

@@ -155,13 +155,6 @@ def _lr_collapse(roles: Roles, ratio: float) -> tuple[float | None, tuple[int, i
     return float(values[-1] / peak), (int(steps[starts[longest]]), int(steps[stops[longest]]))
 
 
-def _longest_flat(trend: np.ndarray, tolerance: float) -> tuple[int, int]:
-    """Longest stretch [start, end] of the trend whose max - min stays within 2 * tolerance."""
-    first_break = _flat_ends(trend, tolerance)
-    start = int(np.argmax(first_break - np.arange(len(trend))))
-    return start, int(first_break[start]) - 1
-
-
 def _flat_ends(trend: np.ndarray, tolerance: float) -> np.ndarray:
     """For each start point, the index where the trend first leaves a band of 2 * tolerance (n if never).
 

@@ -1,12 +1,14 @@
 """Self-contained HTML reports: one run, a comparison, a nightly digest. Strings in, files out atomically.
 
-Templates live in posthoc/templates (package data) with autoescape on; contexts are built here as plain
+Templates live in the repository's templates/ (shipped as the package posthoc.templates) with autoescape on; contexts are built here as plain
 strings and preformatted numbers, plus SVG that charts.py drew with every text escaped.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from posthoc.model import Diagnosis, Run
@@ -20,7 +22,7 @@ def _environment():
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
+        loader=jinja2.FileSystemLoader(str(resources.files("posthoc.templates"))),
         autoescape=True,  # every run name, param, tag and metric key is untrusted
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -56,6 +58,11 @@ def render_digest(diagnoses: list[Diagnosis], hrefs: dict[str, str], title: str,
 
 def write_report(path, html: str) -> None:
     """Temp file then rename: an existing report is never left half-written."""
-    from posthoc.files import write_atomic
+    from posthoc.atomic import write_atomic
 
     write_atomic(Path(path), html)
+
+
+def report_file_name(run_id: str) -> str:
+    """A run's report file name: the id with anything unsafe in a path replaced."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id) + ".html"

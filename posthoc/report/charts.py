@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from markupsafe import escape
 
+from posthoc.signal import bucket_extremes
+
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies; lines also differ by dash
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000")
 DASHES = ("", "6 3", "2 2", "8 3 2 3", "", "6 3", "2 2")
@@ -36,19 +38,7 @@ def downsample(steps: np.ndarray, values: np.ndarray, buckets: int = 400) -> Poi
     values = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(values)
     n = len(values)
-    if n <= 2 * buckets:
-        keep = np.flatnonzero(finite)
-    else:
-        size = math.ceil(n / buckets)
-        count = math.ceil(n / size)
-        pad = count * size - n
-        shaped_finite = np.concatenate([finite, np.zeros(pad, dtype=bool)]).reshape(count, size)
-        padded = np.concatenate([values, np.zeros(pad)]).reshape(count, size)
-        low = np.where(shaped_finite, padded, np.inf).argmin(axis=1)
-        high = np.where(shaped_finite, padded, -np.inf).argmax(axis=1)
-        has = shaped_finite.any(axis=1)
-        base = np.arange(count) * size
-        keep = np.unique(np.concatenate([(base + np.minimum(low, high))[has], (base + np.maximum(low, high))[has]]))
+    keep = np.flatnonzero(finite) if n <= 2 * buckets else bucket_extremes(values, buckets)
     bad_before = np.cumsum(~finite)
     breaks = np.zeros(len(keep), dtype=bool)
     if len(keep) > 1:

@@ -69,7 +69,7 @@ def _comparison(c: dict, runs: dict[str, Run], target: str | None) -> dict:
             "patterns": [{"pattern": str(p), "count": number(n)} for p, n in sorted((v.get("patterns") or {}).items())],
             "runs": [runs[rid].run_name or rid if rid in runs else rid for rid in v.get("run_ids", [])],
         })
-    base = _float(((values[0].get("outcome") or {}).get("mean"))) if values else math.nan
+    base = _float((values[0].get("outcome") or {}).get("mean")) if values else math.nan
     band = (base - noise, base + noise) if math.isfinite(base) and math.isfinite(noise) else None
     chart_rows = [(str(v.get("value")), _float((v.get("outcome") or {}).get("mean")),
                    _float((v.get("outcome") or {}).get("std"))) for v in values]

@@ -8,7 +8,13 @@ from markupsafe import Markup
 
 from posthoc.model import SEVERITY_RANK, Diagnosis
 from posthoc.report.charts import sparkline
-from posthoc.report.format import STATUS_MARK, STATUS_WORD, number, run_status_word, span_text
+from posthoc.report.format import (
+    STATUS_MARK,
+    STATUS_WORD,
+    number,
+    run_status_word,
+    span_text,
+)
 
 STATUS_RANK = {"failed": 0, "warning": 1, "healthy": 2, "nodata": 3}
 _SCHEME = re.compile(r"^\s*[a-zA-Z][a-zA-Z0-9+.\-]*:")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
-import re
-
 from posthoc.model import json_number
+from posthoc.numbers import short as number
 
 STATUS_WORD = {"failed": "FAILED", "warning": "WARNING", "healthy": "HEALTHY", "nodata": "NO DATA"}
 # shape + word carry the status; colour only repeats it (colour-blind and print safe)
@@ -17,25 +15,6 @@ RUN_NOTES = {
     "KILLED": "This run was KILLED: analyzed on what it logged before it was stopped.",
     "SCHEDULED": "This run is only SCHEDULED: it may not have logged anything yet.",
 }
-
-
-def number(value) -> str:
-    """Short readable form: 0.0312, 2.4e-05, 1.2e+04, 1 234 steps stay integers; NaN/Inf as words."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "+Inf" if value > 0 else "-Inf"
-        if value == int(value) and abs(value) < 1e6:
-            return str(int(value))
-        return f"{value:.4g}"
-    return str(value)
 
 
 def value_text(value) -> str:
@@ -64,8 +43,3 @@ def run_status_word(diagnosis) -> str:
     """'nodata' when the run logged no finite value at all (the banner says NO DATA)."""
     has_data = any(s.finite_count for s in diagnosis.run.metrics.values())
     return diagnosis.status if has_data else "nodata"
-
-
-def css_token(text: str) -> str:
-    """A class-name-safe token (the template never puts untrusted text into CSS)."""
-    return re.sub(r"[^a-z0-9_-]", "_", text.lower())[:40]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from markupsafe import Markup
 
@@ -11,8 +11,15 @@ from posthoc import __version__
 from posthoc.model import Diagnosis, Finding, Run, Series
 from posthoc.report.charts import Line, Span, line_chart
 from posthoc.report.checklist import build_checklist
-from posthoc.report.format import (RUN_NOTES, SEVERITY_MARK, STATUS_MARK, STATUS_WORD, evidence_rows,
-                                   run_status_word, span_text)
+from posthoc.report.format import (
+    RUN_NOTES,
+    SEVERITY_MARK,
+    STATUS_MARK,
+    STATUS_WORD,
+    evidence_rows,
+    run_status_word,
+    span_text,
+)
 from posthoc.roles import ROLES
 
 PANELS = (("loss", ("train_loss", "val_loss")), ("grad norm", ("grad_norm",)), ("learning rate", ("lr",)))
@@ -74,7 +81,7 @@ def _line(label: str, series: Series) -> Line:
 def _time(ms: int | None) -> str:
     if not ms:
         return "—"
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def build_run_context(diagnosis: Diagnosis, experiment_params: dict[str, str] | None = None) -> dict:

@@ -6,8 +6,9 @@ Every store offers the same four calls; none of them ever writes to the tracking
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 from urllib.parse import unquote, urlparse
 
 import numpy as np
@@ -71,7 +72,7 @@ def open_store(uri: str) -> Store:
 
         return ClientStore(uri)
     if scheme in ("", "file"):
-        from posthoc.store.files import FileStore
+        from posthoc.store.filestore import FileStore
 
         path = Path(unquote(urlparse(uri).path) if scheme == "file" else uri)
         return FileStore(uri, path)
@@ -92,4 +93,4 @@ def unknown_experiments_error(missing: list[str], uri: str) -> BadInput:
     return BadInput(f"experiment {shown} not found in {uri}; check the name")
 
 
-__all__ = ["Store", "open_store", "load_runs", "resolve_tracking_uri", "StoreUnreachable"]
+__all__ = ["Store", "StoreUnreachable", "load_runs", "open_store", "resolve_tracking_uri"]

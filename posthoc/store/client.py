@@ -4,14 +4,18 @@ not read directly. The only module besides the demo that imports mlflow.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator
 
 import numpy as np
 
 from posthoc.errors import BadInput, StoreUnreachable
 from posthoc.model import Run, Series
-from posthoc.store import decode_infinities, unknown_experiments_error, unknown_runs_error
+from posthoc.store import (
+    decode_infinities,
+    unknown_experiments_error,
+    unknown_runs_error,
+)
 
 BULK_MAX_ROWS = 25_000  # the server truncates one get-history-bulk response here
 BULK_MAX_RUNS = 100  # and refuses more run ids per request
@@ -24,7 +28,7 @@ class ClientStore:
         self.uri = uri
         self.is_http = uri.startswith(("http://", "https://"))
         if self.is_http:
-            _probe(uri)
+            probe_server(uri)
         from mlflow.tracking import MlflowClient
 
         try:
@@ -198,7 +202,7 @@ def _pack(runs: list[tuple[str, int]]) -> Iterator[list[str]]:
         yield batch
 
 
-def _probe(uri: str) -> None:
+def probe_server(uri: str) -> None:
     """Fail in seconds, not after the client's minutes of retries, when the server is down."""
     import requests
 

@@ -22,9 +22,9 @@ class WriteBack:
         self.write_tags = write_tags
         self.attach = attach
         if uri.startswith(("http://", "https://")):
-            from posthoc.store.client import _probe
+            from posthoc.store.client import probe_server
 
-            _probe(uri)
+            probe_server(uri)
         try:
             self.client = MlflowClient(tracking_uri=uri)
             self.client.search_experiments(max_results=1)  # fail now, not once per run

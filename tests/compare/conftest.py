@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from posthoc.demo.sweeps import build_sweeps
 from posthoc.diagnose import diagnose
 from posthoc.store import load_runs, open_store
-from posthoc.sweeps import build_sweeps
 
 
 @pytest.fixture(scope="session")

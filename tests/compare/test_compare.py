@@ -7,8 +7,8 @@ import pytest
 
 from posthoc.compare import compare
 from posthoc.config import Config
+from posthoc.demo.sweeps import BASE
 from posthoc.diagnose import diagnose
-from posthoc.sweeps import BASE
 
 
 def by_param(comparison):

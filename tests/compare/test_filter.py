@@ -2,8 +2,8 @@
 
 import pytest
 
+from posthoc.compare.filter import Clause, filter_runs, parse_filter
 from posthoc.errors import BadInput
-from posthoc.run_filter import Clause, filter_runs, parse_filter
 
 
 def test_parses_equality_inequality_and_numeric_comparisons_joined_by_and():

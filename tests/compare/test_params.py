@@ -2,7 +2,13 @@
 
 import math
 
-from posthoc.params import display, is_replicate, json_value, parse_param, sort_key
+from posthoc.compare.params import (
+    display,
+    is_replicate,
+    json_value,
+    parse_param,
+    sort_key,
+)
 
 
 def test_parses_numbers_booleans_none_and_sequences():

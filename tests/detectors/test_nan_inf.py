@@ -1,6 +1,6 @@
 import dataclasses
 
-from posthoc.demo import TrainConfig
+from posthoc.demo.loops import TrainConfig
 from posthoc.diagnose import diagnose
 from tests.conftest import QUICK
 

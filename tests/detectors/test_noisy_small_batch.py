@@ -1,6 +1,6 @@
 from dataclasses import replace
 
-from posthoc.demo import TrainConfig
+from posthoc.demo.loops import TrainConfig
 from tests.detectors.conftest import finding
 
 BASE = TrainConfig(dataset="digits", depth=1, hidden=32, lr=0.05, steps=500, val_every=25)

@@ -1,4 +1,4 @@
-from posthoc.demo import TrainConfig
+from posthoc.demo.loops import TrainConfig
 from tests.detectors.conftest import finding
 
 

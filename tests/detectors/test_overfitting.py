@@ -1,6 +1,6 @@
 import numpy as np
 
-from posthoc.demo import TrainConfig
+from posthoc.demo.loops import TrainConfig
 from tests.detectors.conftest import finding
 
 SMALL = TrainConfig(dataset="digits", depth=1, hidden=128, train_subset=100, label_noise=0.3, lr=0.1, steps=1500,

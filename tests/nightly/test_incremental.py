@@ -10,8 +10,18 @@ import pytest
 
 from posthoc.errors import BadInput
 from tests.conftest import QUICK
-from tests.nightly.conftest import (HF_RUN, NAN_RUN, bump, nightly, reports, requires_report, state_runs, summary,
-                                    temp_files, tree_digest)
+from tests.nightly.conftest import (
+    HF_RUN,
+    NAN_RUN,
+    bump,
+    nightly,
+    reports,
+    requires_report,
+    state_runs,
+    summary,
+    temp_files,
+    tree_digest,
+)
 
 pytestmark = requires_report
 
@@ -148,7 +158,7 @@ def test_bad_input_and_unreachable_store_exit_codes(sqlite_store, tmp_path):
 
 def test_a_run_deleted_during_the_job_is_skipped(sqlite_store):
     """Selected, then deleted for good (`mlflow gc`) before it was read: skipped, not the end of the job."""
-    from posthoc.nightly import read_batches
+    from posthoc.nightly.job import read_batches
     from posthoc.store import open_store
 
     ids = [sqlite_store.add(name, QUICK, experiment="exp") for name in ("a", "b", "c")]

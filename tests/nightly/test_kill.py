@@ -6,10 +6,17 @@ import sys
 import time
 from pathlib import Path
 
-from posthoc.demo import train
-from posthoc.nightly_state import JOURNAL_FILE
+from posthoc.demo.loops import train
+from posthoc.nightly.state import JOURNAL_FILE
 from tests.conftest import QUICK
-from tests.nightly.conftest import NAN_RUN, reports, requires_report, state_runs, summary, temp_files
+from tests.nightly.conftest import (
+    NAN_RUN,
+    reports,
+    requires_report,
+    state_runs,
+    summary,
+    temp_files,
+)
 
 pytestmark = requires_report
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +36,7 @@ def _job_processes(marker: str) -> list[int]:
 
 
 def test_sigkill_then_rerun_reports_every_run_once(sqlite_store, tmp_path):
-    from posthoc.demo import log_history
+    from posthoc.demo.record import log_history
 
     experiment_id = sqlite_store.experiment("exp")
     histories = [train(QUICK), train(NAN_RUN)]

@@ -10,8 +10,8 @@ import pytest
 
 from posthoc.config import Config
 from posthoc.errors import BadInput
-from posthoc.nightly import analysis_key, parse_since, select_runs
-from posthoc.nightly_state import JOURNAL_FILE, STATE_FILE, NightlyState, RunRecord
+from posthoc.nightly.selection import analysis_key, parse_since, select_runs
+from posthoc.nightly.state import JOURNAL_FILE, STATE_FILE, NightlyState, RunRecord
 
 
 def record(run_id: str, version: int = 10, run_status: str = "FINISHED", key: str = "k", **kw) -> RunRecord:
@@ -58,7 +58,7 @@ def test_journal_survives_a_torn_line_and_is_compacted(tmp_path):
 
 
 def test_one_job_per_directory(tmp_path):
-    hold = "from posthoc.nightly_state import NightlyState; import sys; NightlyState(sys.argv[1]).__enter__(); print('ok')"
+    hold = "from posthoc.nightly.state import NightlyState; import sys; NightlyState(sys.argv[1]).__enter__(); print('ok')"
     with NightlyState(tmp_path):
         other = subprocess.run([sys.executable, "-c", hold, str(tmp_path)], capture_output=True, text=True)
         assert "BadInput: another posthoc nightly is writing" in other.stderr
@@ -75,7 +75,7 @@ def test_done_means_finished_and_clean():
 
 def test_compact_series_keeps_spikes_nan_and_the_last_value():
     from posthoc.model import Series
-    from posthoc.nightly_state import compact_series, restore_series
+    from posthoc.nightly.state import compact_series, restore_series
 
     steps = np.arange(1000)
     values = 1.0 / (1 + steps) + 0.01 * np.sin(steps)

@@ -9,7 +9,13 @@ import pytest
 
 from posthoc import __version__
 from tests.conftest import QUICK
-from tests.nightly.conftest import NAN_RUN, nightly, requires_report, state_runs, summary
+from tests.nightly.conftest import (
+    NAN_RUN,
+    nightly,
+    requires_report,
+    state_runs,
+    summary,
+)
 
 pytestmark = requires_report
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posthoc.report import render_comparison_report, render_digest, render_run_report, write_report
+from posthoc.report import (
+    render_comparison_report,
+    render_digest,
+    render_run_report,
+    write_report,
+)
 from posthoc.store import load_runs, open_store
 from tests.report.conftest import IMG, SCRIPT, SWEEP
 from tests.report.helpers import comparison_from_runs
@@ -62,7 +67,7 @@ def blue_columns(pixels: np.ndarray) -> tuple[int, int]:
 def test_run_report_in_chromium(store, diagnoses, tmp_path):
     page = browse(render_run_report(diagnoses["nan"]), tmp_path, "run")
     assert page.requests == []
-    banner = re.search(r'<div class="banner failed" id="status".*?</div>', page.dom, re.S).group(0)
+    banner = re.search(r'<div class="banner failed" id="status".*?</div>', page.dom, re.DOTALL).group(0)
     assert "FAILED" in banner and "nan_inf" in banner
     assert page.dom.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart line"') == 3
     assert "train loss: NaN from step 60" in page.dom
@@ -75,7 +80,7 @@ def test_run_report_in_chromium(store, diagnoses, tmp_path):
 def test_hostile_names_stay_text_in_chromium(store, diagnoses, tmp_path):
     page = browse(render_run_report(diagnoses["hostile"]), tmp_path, "hostile")
     assert page.requests == []
-    name = re.search(r'<h1 id="run-name">(.*?)</h1>', page.dom, re.S).group(1)
+    name = re.search(r'<h1 id="run-name">(.*?)</h1>', page.dom, re.DOTALL).group(1)
     assert name == "&lt;script&gt;alert(1)&lt;/script&gt;\"&gt;&lt;img src=x onerror=alert(1)&gt;"
     assert "<img" not in page.dom and page.dom.count("<script") == 0
     assert "still RUNNING" in page.dom
@@ -113,9 +118,9 @@ def test_digest_filter_works_without_scripts(store, diagnoses, tmp_path):
     """The report has no script; this test copy adds one that clicks a filter and records what stays visible."""
     html = _digest(diagnoses)
     index = re.search(r'<label for="f(\d+)">nan_inf \(', html).group(1)
-    probe = ("<script>document.querySelector('label[for=f%s]').click();"
+    probe = (f"<script>document.querySelector('label[for=f{index}]').click();"
              "document.querySelectorAll('tr.row').forEach(r => r.dataset.visible = getComputedStyle(r).display != 'none');"
-             "</script>" % index)
+             "</script>")
     html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html).replace("</body>", probe + "</body>")
     page = browse(html, tmp_path, "digest-filter")
     rows = re.findall(r'<tr class="row [^"]*" data-status="(\w+)" data-visible="(\w+)"', page.dom)

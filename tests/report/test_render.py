@@ -11,8 +11,13 @@ import pytest
 
 from posthoc.diagnose import diagnose
 from posthoc.model import Finding, Series
-from posthoc.report import (common_params, render_comparison_report, render_digest, render_run_report,
-                            write_report)
+from posthoc.report import (
+    common_params,
+    render_comparison_report,
+    render_digest,
+    render_run_report,
+    write_report,
+)
 from posthoc.report.charts import downsample, value_scale
 from posthoc.store import load_runs, open_store
 from tests.report.conftest import IMG, SCRIPT, SWEEP
@@ -37,7 +42,7 @@ def assert_inert(html: str) -> None:
     tags = Tags(html).tags
     assert not [t for t, _ in tags if t in ("script", "img", "iframe", "object", "embed", "link")]
     assert not [a for _, attrs in tags for a in attrs if a.startswith("on")]
-    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.I)
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.IGNORECASE)
     assert "@import" not in html and "url(" not in html
 
 
@@ -69,7 +74,7 @@ def test_failed_run_report(store, diagnoses):
     assert "first_bad_step</td><td class=\"mono\">60<" in html[primary:html.index('id="charts"')]
     assert "1 nan_inf" in html  # the shaded, labeled span
     assert "train loss: NaN from step 60" in html  # NaN marker on the chart
-    assert re.search(r"single-batch overfit test.*?cannot tell</td><td>not logged", html, re.S)
+    assert re.search(r"single-batch overfit test.*?cannot tell</td><td>not logged", html, re.DOTALL)
     assert re.search(r"loss stays finite</td>\s*<td class=\"state\">✖ contradicted</td><td>nan_inf at steps 60–119", html)
     assert "inputs and labels are clean" in html and "nan_inf at steps 60" in html.split("inputs and labels")[1][:300]
     for role, key in diagnoses["nan"].roles.items():
@@ -190,7 +195,7 @@ def test_any_finding_renders_generically(diagnoses):
     assert "1 loss_spikes" in html  # labeled span on the charts
     for key, value in (("spike_steps", "40, 44"), ("max_ratio", "+Inf"), ("baseline", "—"), ("by_metric", "a: 1.5")):
         assert f'<td class="mono">{key}</td><td class="mono">{value}</td>' in html
-    assert re.search(r"loss curve is stable.*?✖ contradicted</td><td>loss_spikes at steps 40–44", html, re.S)
+    assert re.search(r"loss curve is stable.*?✖ contradicted</td><td>loss_spikes at steps 40–44", html, re.DOTALL)
     assert f"<li>{ESCAPED_SCRIPT}</li>" in html
 
 

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from posthoc.demo import TrainConfig, train
+from posthoc.demo.loops import train
 from posthoc.errors import BadInput, StoreUnreachable
 from posthoc.store import load_runs, open_store
 from posthoc.store.client import ClientStore

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -266,93 +265,3 @@ def _update(c: TrainConfig, params, grads, state, lr: float, step: int) -> None:
 def config_params(c: TrainConfig) -> dict[str, str]:
     """The params a run logs: every knob, as MLflow would store them (strings)."""
     return {f.name: str(getattr(c, f.name)) for f in dataclasses.fields(c)}
-
-
-def log_history(client, experiment_id: str, history: History, run_name: str, tags: dict[str, str] | None = None,
-                status: str = "FINISHED", ms_per_step: int = 20, params: dict[str, str] | None = None) -> str:
-    """Log a trained history as one MLflow run with batched calls; returns the run id.
-
-    `params` replaces the default (every knob), e.g. to log only what a real trainer would."""
-    from mlflow.entities import Metric, Param, RunTag
-
-    start = int(time.time() * 1000)
-    run = client.create_run(experiment_id, run_name=run_name, start_time=start)
-    run_id = run.info.run_id
-    params = [Param(k, v) for k, v in (config_params(history.config) if params is None else params).items()]
-    run_tags = [RunTag(k, v) for k, v in (tags or {}).items()]
-    metrics = [
-        Metric(key, float(value), start + int(step) * ms_per_step, int(step))
-        for key, (steps, values) in history.metrics.items()
-        for step, value in zip(steps, values)
-    ]
-    client.log_batch(run_id, params=params, tags=run_tags)
-    for offset in range(0, len(metrics), 1000):  # MLflow's per-call limit
-        client.log_batch(run_id, metrics=metrics[offset : offset + 1000])
-    if status != "RUNNING":
-        last = max((int(s[-1]) for s, _ in history.metrics.values() if len(s)), default=0)
-        client.set_terminated(run_id, status=status, end_time=start + last * ms_per_step + 1)
-    return run_id
-
-
-# The demo experiment: one run per pattern, each produced by its configuration alone.
-DEMO_RUNS: tuple[tuple[str, TrainConfig], ...] = (
-    ("healthy-mlp-sgd", TrainConfig(lr=0.05, steps=600)),
-    ("healthy-adam-cosine", TrainConfig(optimizer="adam", lr=0.003, schedule="warmup_cosine", warmup_steps=50, steps=600, naming="hf", log_every=10, val_every=50)),
-    ("healthy-softmax-wine", TrainConfig(dataset="wine", depth=0, lr=0.1, batch_size=16, steps=400, naming="slash")),
-    ("nan-corrupted-batch", TrainConfig(lr=0.05, steps=600, corrupt_steps=(300,), corrupt_scale=float("inf"))),
-    ("diverging-lr-jump", TrainConfig(dataset="synthetic", depth=2, optimizer="adam", lr=0.002, lr_jump_step=300, lr_jump_factor=60, steps=700, naming="keras")),
-    ("exploding-lr-warmup", TrainConfig(dataset="diabetes", depth=0, lr=2.5, schedule="warmup", warmup_steps=500, steps=500, batch_size=64)),
-    ("oscillating-full-batch", TrainConfig(dataset="moons", depth=0, lr=25.0, batch_size=0, steps=500, label_noise=0.2)),
-    ("spiky-corrupted-batches", TrainConfig(lr=0.05, steps=800, corrupt_steps=(200, 420, 650), corrupt_mode="both", corrupt_scale=5.0)),
-    ("plateau-saddle", TrainConfig(dataset="digits", depth=4, activation="tanh", init_scale=0.2, lr=0.05, steps=3000, log_every=5, val_every=50)),
-    ("vanishing-dead-relu", TrainConfig(dataset="iris", depth=2, bias_init=-5.0, lr=0.1, batch_size=0, steps=500, naming="lightning")),
-    ("overfitting-small-subset", TrainConfig(train_subset=150, label_noise=0.3, hidden=128, lr=0.05, steps=3000, val_every=50, log_every=5)),
-    ("underfitting-tiny-model", TrainConfig(dataset="synthetic", hidden=2, lr=0.05, steps=1500)),
-    ("noisy-batch-1", TrainConfig(batch_size=1, lr=0.05, steps=800)),
-)
-DEMO_LABELS = {"healthy-mlp-sgd": "healthy", "healthy-adam-cosine": "healthy", "healthy-softmax-wine": "healthy",
-               "nan-corrupted-batch": "nan_inf", "diverging-lr-jump": "divergence", "exploding-lr-warmup": "exploding_gradients",
-               "oscillating-full-batch": "oscillation", "spiky-corrupted-batches": "loss_spikes", "plateau-saddle": "plateau",
-               "vanishing-dead-relu": "vanishing_gradients", "overfitting-small-subset": "overfitting",
-               "underfitting-tiny-model": "underfitting", "noisy-batch-1": "noisy_small_batch"}
-
-
-def open_client(uri: str):
-    """An MlflowClient for writing demo runs, with MLflow's refusals turned into clear errors."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
-    from posthoc.errors import BadInput, StoreUnreachable
-
-    if uri.startswith(("http://", "https://")):
-        from posthoc.store.client import _probe
-
-        _probe(uri)
-    try:
-        client = MlflowClient(tracking_uri=uri)
-        client.search_experiments(max_results=1)
-    except MlflowException as exc:
-        if "MLFLOW_ALLOW_FILE_STORE" in str(exc):
-            raise BadInput(
-                f"MLflow 3 writes file stores such as {uri} only with MLFLOW_ALLOW_FILE_STORE=true: "
-                "set it, or use sqlite:///mlflow.db"
-            ) from exc
-        raise StoreUnreachable(f"cannot open tracking store {uri}: {exc.message.splitlines()[0]}") from exc
-    return client
-
-
-def build_demo(uri: str, experiment: str, progress=lambda name: None) -> bool:
-    """Train and log DEMO_RUNS into `experiment` unless it already holds runs; True if it logged them."""
-    client = open_client(uri)
-    existing = client.get_experiment_by_name(experiment)
-    if existing is not None and client.search_runs([existing.experiment_id], max_results=1):
-        return False
-    experiment_id = existing.experiment_id if existing is not None else client.create_experiment(experiment)
-    from threadpoolctl import threadpool_limits  # BLAS threads only slow these tiny matrices down
-
-    with threadpool_limits(1):
-        for name, config in DEMO_RUNS:
-            tags = {"posthoc.demo": "true", "posthoc.label": DEMO_LABELS[name]}
-            log_history(client, experiment_id, train(config), name, tags=tags)
-            progress(name)
-    return True

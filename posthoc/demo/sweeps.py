@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from posthoc.demo import TrainConfig, log_history, open_client, train
+from posthoc.demo.loops import TrainConfig, train
+from posthoc.demo.record import log_history, open_client
 
 BASE = TrainConfig(dataset="wine", depth=1, hidden=16, lr=0.03, batch_size=16, steps=150, val_every=10)
 SEEDS = (0, 1, 2)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from posthoc.demo import NAMING, History
+from posthoc.demo.loops import NAMING, History
 
 
 def role_series(h: History, role: str) -> tuple[np.ndarray, np.ndarray] | None:

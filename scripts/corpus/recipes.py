@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from posthoc.demo import NAMING, REGRESSION, History, TrainConfig
+from posthoc.demo.loops import NAMING, REGRESSION, TrainConfig
 
 LABEL_TAG = "posthoc.label"
 PATTERNS = ("nan_inf", "divergence", "exploding_gradients", "oscillation", "loss_spikes", "plateau",

@@ -14,102 +14,15 @@ Statistics (documented so a reader can check them):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from posthoc.compare.outcome import any_val_loss, default_mode, run_outcome
+from posthoc.compare.params import MISSING, is_replicate, parse_param, sort_key
+from posthoc.compare.result import Comparison, ParamComparison, ValueOutcome
 from posthoc.config import Config
-from posthoc.model import Diagnosis, Run, json_number
-from posthoc.outcome import any_val_loss, default_mode, run_outcome
-from posthoc.params import MISSING, display, is_replicate, json_value, parse_param, sort_key
-
-
-@dataclass
-class ValueOutcome:
-    value: object
-    run_ids: list[str]
-    mean: float
-    std: float
-    n: int  # runs with a finite outcome
-    failures: int  # runs whose outcome was non-finite (they blew up)
-    missing: int  # runs that did not log the target
-    adjusted_mean: float
-    patterns: dict[str, int]
-
-    def to_dict(self) -> dict:
-        return {"value": json_value(self.value), "display": display(self.value), "run_ids": self.run_ids,
-                "outcome": {"mean": json_number(self.mean), "std": json_number(self.std), "n": self.n},
-                "failures": self.failures, "missing": self.missing,
-                "adjusted_mean": json_number(self.adjusted_mean), "patterns": dict(self.patterns)}
-
-
-@dataclass
-class ParamComparison:
-    param: str
-    values: list[ValueOutcome]
-    effect: float | None
-    noise: float | None
-    noise_std: float | None
-    noise_df: int
-    noise_source: str  # "compared runs" | "experiment" | "none"
-    significant: bool
-    confounded: bool
-    confounders: list[str]
-    matched_groups: int
-    best_value: object = None
-    worst_value: object = None
-    failure_decided: bool = False
-    joint_significant: bool = False
-    note: str = ""
-
-    def to_dict(self) -> dict:
-        return {"param": self.param, "values": [v.to_dict() for v in self.values],
-                "effect": json_number(self.effect), "noise": json_number(self.noise),
-                "significant": self.significant, "confounded": self.confounded, "confounders": self.confounders,
-                "matched_groups": self.matched_groups, "noise_std": json_number(self.noise_std),
-                "noise_df": self.noise_df, "noise_source": self.noise_source,
-                "best_value": json_value(self.best_value), "worst_value": json_value(self.worst_value),
-                "failure_decided": self.failure_decided, "joint_significant": self.joint_significant,
-                "note": self.note}
-
-
-@dataclass
-class Importance:
-    param: str
-    importance: float
-    importance_std: float
-    correlation: float | None  # Spearman rank correlation; None for unordered (string) params
-
-    def to_dict(self) -> dict:
-        return {"param": self.param, "importance": json_number(self.importance),
-                "importance_std": json_number(self.importance_std), "correlation": json_number(self.correlation)}
-
-
-@dataclass
-class Comparison:
-    experiment_id: str | None
-    target: str
-    mode: str
-    statistic: str
-    comparisons: list[ParamComparison]
-    importance: list[Importance]
-    summary: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    run_count: int = 0
-    failures: int = 0
-    replicate_params: list[str] = field(default_factory=list)
-    constant_params: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        from posthoc import __version__
-
-        return {"experiment_id": self.experiment_id, "target": self.target,
-                "comparisons": [c.to_dict() for c in self.comparisons],
-                "importance": [i.to_dict() for i in self.importance],
-                "summary": self.summary, "warnings": self.warnings,
-                "outcome_metric": {"target": self.target, "mode": self.mode, "statistic": self.statistic},
-                "runs": self.run_count, "failures": self.failures, "replicate_params": self.replicate_params,
-                "constant_params": self.constant_params, "posthoc_version": __version__}
+from posthoc.model import Diagnosis, Run
 
 
 def compare(runs: list[Run], diagnoses: list[Diagnosis] | dict[str, Diagnosis] | None = None,
@@ -155,7 +68,7 @@ def compare(runs: list[Run], diagnoses: list[Diagnosis] | dict[str, Diagnosis] |
         for p in varying
     ]
     result.sort(key=lambda c: (not c.significant, c.confounded, -(c.effect if c.effect is not None else -1), c.param))
-    from posthoc.importance import rank_importance
+    from posthoc.compare.importance import rank_importance
 
     importance, importance_warnings = rank_importance(table, varying, levels, mode)
     comparison = Comparison(
@@ -164,7 +77,7 @@ def compare(runs: list[Run], diagnoses: list[Diagnosis] | dict[str, Diagnosis] |
         run_count=len(runs), failures=int(failed.sum()), replicate_params=replicates,
         constant_params=[n for n in levels if len(levels[n]) == 1],
     )
-    from posthoc.compare_text import summarize
+    from posthoc.compare.summary import summarize
 
     comparison.summary = summarize(comparison)
     return comparison

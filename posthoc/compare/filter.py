@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from posthoc.compare.params import numeric, parse_param, sort_key
 from posthoc.errors import BadInput
 from posthoc.model import Run
-from posthoc.params import numeric, parse_param, sort_key
 
 _TOKEN = re.compile(r"""
     \s*(?:

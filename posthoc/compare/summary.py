@@ -1,17 +1,10 @@
-"""Words for a Comparison: the plain-language summary (what changed what, beyond noise or not) and the
-text report. Returns strings; never prints."""
+"""Words for a Comparison: the plain-language summary (what changed what, beyond noise or not).
+Returns strings; never prints."""
 
 from __future__ import annotations
 
-import math
-
-from posthoc.params import display
-
-
-def fmt(x: float | None) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    return f"{x:.3g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.2e}"
+from posthoc.compare.params import display
+from posthoc.numbers import short
 
 
 def _label(c) -> str:
@@ -42,14 +35,14 @@ def _sentences(c, pc) -> list[str]:
     best, worst = by_value[display(pc.best_value)], by_value[display(pc.worst_value)]
     clears = pc.noise is not None and pc.effect > pc.noise
     verb = ("lowered" if c.mode == "min" else "raised") if clears else "changed"
-    noise = f"noise ±{fmt(pc.noise)}" if pc.noise is not None else "no replicates: noise unknown"
+    noise = f"noise ±{short(pc.noise, 3)}" if pc.noise is not None else "no replicates: noise unknown"
     head = (f"{pc.param} {display(pc.worst_value)} → {display(pc.best_value)} {verb} {_label(c)} "
-            f"{fmt(worst.mean)} → {fmt(best.mean)} ({_runs_text(worst, best)}, {noise})")
+            f"{short(worst.mean, 3)} → {short(best.mean, 3)} ({_runs_text(worst, best)}, {noise})")
     if clears:
         return [head, *failures]
     if pc.noise is None:
         return [head + ": cannot tell whether that is more than seed noise", *failures]
-    quiet = f"{pc.param} made no clear difference: {head.split(' ', 1)[1]}, effect {fmt(pc.effect)} within noise"
+    quiet = f"{pc.param} made no clear difference: {head.split(' ', 1)[1]}, effect {short(pc.effect, 3)} within noise"
     return [*failures, quiet] if pc.failure_decided else [quiet, *failures]
 
 
@@ -85,28 +78,3 @@ def summarize(c) -> list[str]:
         if not pc.significant and not pc.confounded:
             lines.extend(_sentences(c, pc))
     return lines
-
-
-def to_text(c) -> str:
-    """The summary first, then one table per param, then the importance ranking and warnings."""
-    out = [f"compare: {c.run_count} runs, outcome = {_label(c)} ({c.mode}), failures {c.failures}", ""]
-    out += [f"• {line}" for line in c.summary]
-    for pc in c.comparisons:
-        flags = ["SIGNIFICANT" if pc.significant else "not significant"]
-        if pc.confounded:
-            flags.append(f"confounded with {', '.join(pc.confounders)}")
-        out += ["", f"{pc.param}: effect {fmt(pc.effect)}, noise ±{fmt(pc.noise)} "
-                    f"[{'; '.join(flags)}] ({pc.matched_groups} matched group(s))"]
-        if pc.note:
-            out.append(f"  note: {pc.note}")
-        for v in pc.values:
-            patterns = ", ".join(f"{k} {n}/{len(v.run_ids)}" for k, n in v.patterns.items())
-            failures = f" failures {v.failures}" if v.failures else ""
-            out.append(f"  {display(v.value):>12s}  mean {fmt(v.mean):>8s}  std {fmt(v.std):>8s}  n {v.n:<3d}"
-                       f"{failures}{'  ' + patterns if patterns else ''}")
-    if c.importance:
-        out += ["", "importance (random-forest permutation; Spearman rank correlation):"]
-        out += [f"  {i.param:24s} {fmt(i.importance):>8s}  rho {fmt(i.correlation)}" for i in c.importance]
-    if c.warnings:
-        out += [""] + [f"warning: {w}" for w in c.warnings]
-    return "\n".join(out) + "\n"

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from posthoc.params import numeric
+from posthoc.compare.params import numeric
+from posthoc.compare.result import Importance
 
 MIN_RUNS = 8  # below this a forest memorizes the runs: no ranking at all
 RUNS_PER_PARAM = 5  # a common rule of thumb for tree-ensemble importance on small tables
@@ -14,8 +15,6 @@ RUNS_PER_PARAM = 5  # a common rule of thumb for tree-ensemble importance on sma
 
 def rank_importance(table, params: list[str], levels: dict[str, list], mode: str):
     """(list of Importance, warnings). Failed runs take the worst finite outcome, so failing counts."""
-    from posthoc.compare import Importance
-
     y = table["_y"].to_numpy(dtype=float)
     keep = ~table["_missing"].to_numpy()
     finite = np.isfinite(y) & keep

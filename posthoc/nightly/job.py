@@ -2,32 +2,32 @@
 report per run, a digest of every known run and a machine-readable summary; optionally tag the runs.
 
 Reading stays in this (parent) process, in batches, overlapping with the workers; workers only diagnose,
-render and write report files. State is journaled per run (nightly_state.py), so a killed job resumes.
+render and write report files. State is journaled per run (state.py), so a killed job resumes.
 Exit code: 1 when a run analyzed tonight reached --fail-on, or when any run could not be analyzed
 (analysis or a detector raised, or write-back failed): a scheduler should look either way.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from posthoc import __version__
+from posthoc.atomic import write_atomic
 from posthoc.config import Config
 from posthoc.errors import BadInput
-from posthoc.files import write_atomic
 from posthoc.model import Run
-from posthoc.nightly_state import NightlyState, RunRecord, report_path, sketch_metrics
+from posthoc.nightly.selection import analysis_key, select_runs
+from posthoc.nightly.state import NightlyState, RunRecord, report_path, sketch_metrics
 
 FAIL_LEVELS = {"failed": ("failed",), "warning": ("failed", "warning"), "never": ()}
 CHUNK_RUNS = 8  # runs per worker task: big enough to amortize pickling, small enough to balance 2 cores
@@ -65,37 +65,6 @@ class Outcome:
 class _Tally:
     analyzed: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
-
-
-def parse_since(text: str) -> int:
-    """ISO date or date-time (UTC unless it says otherwise) → epoch milliseconds."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise BadInput(f"--since {text!r} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1000)
-
-
-def analysis_key(config: Config) -> str:
-    """Changes when posthoc or the analysis settings change, so every run is analyzed again."""
-    settings = json.dumps({"roles": config.roles, "thresholds": config.thresholds}, sort_keys=True, default=str)
-    return f"{__version__}:{hashlib.sha256(settings.encode()).hexdigest()[:12]}"
-
-
-def select_runs(versions: dict[str, tuple[str, int]], records: dict[str, RunRecord], key: str,
-                since_ms: int | None, lost: set[str] = frozenset()) -> list[str]:
-    """New, changed, unfinished or previously failed runs, and runs whose report was lost, in store order."""
-    todo = []
-    for run_id, (_status, version) in versions.items():
-        if since_ms is not None and version < since_ms:
-            continue
-        record = records.get(run_id)
-        if (record is None or record.version != version or record.analysis_key != key or not record.done
-                or run_id in lost):
-            todo.append(run_id)
-    return todo
 
 
 def run_nightly(store, options: NightlyOptions, config: Config,
@@ -360,4 +329,4 @@ def _write_digest(state: NightlyState, summary: dict, experiments: dict[str, str
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

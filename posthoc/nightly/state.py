@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from posthoc.atomic import write_atomic
 from posthoc.errors import BadInput
-from posthoc.files import write_atomic
 from posthoc.model import Diagnosis, Finding, Run, Series, Skipped, json_number
+from posthoc.report import report_file_name
+from posthoc.signal import bucket_extremes
 
 STATE_FILE = "state.json"
 JOURNAL_FILE = "state.journal"
@@ -237,15 +239,10 @@ def compact_series(series: Series, buckets: int = 60) -> dict:
         keep = np.arange(n)
     else:
         size = -(-n // buckets)
-        finite = series.finite
-        picks = [n - 1, *np.flatnonzero(finite)[-1:]]  # the last point, and the last finite one ("last loss")
-        for start in range(0, n, size):
-            values, ok = series.values[start : start + size], finite[start : start + size]
-            if ok.any():
-                picks += [start + int(np.where(ok, values, np.inf).argmin()), start + int(np.where(ok, values, -np.inf).argmax())]
-            if not ok.all():
-                picks.append(start + int(np.flatnonzero(~ok)[0]))
-        keep = np.unique(picks)
+        bad = np.flatnonzero(~series.finite)
+        first_bad = bad[np.diff(bad // size, prepend=-1) != 0]  # the first non-finite point of each bucket
+        last = [n - 1, *np.flatnonzero(series.finite)[-1:]]  # the last point, and the last finite one ("last loss")
+        keep = np.unique(np.concatenate([bucket_extremes(series.values, buckets), first_bad, last]))
     return {"steps": series.steps[keep].tolist(), "values": json_number(series.values[keep].tolist())}
 
 
@@ -256,8 +253,7 @@ def restore_series(key: str, points: dict) -> Series:
 
 
 def report_path(out_dir: Path, run_id: str) -> Path:
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
-    return Path(out_dir) / REPORTS_DIR / f"{safe}.html"
+    return Path(out_dir) / REPORTS_DIR / report_file_name(run_id)
 
 
 def remove_temp_files(out_dir: Path) -> None:

@@ -6,8 +6,8 @@ the layout is plain text, so we read it ourselves and never write.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import yaml
