@@ -125,11 +125,13 @@ def analyze(run_ids, experiments, tracking_uri, config_path, fmt, out, fail_on):
         ids += [r for r in store.run_ids(experiment_ids) if r not in ids]
         if not ids:
             raise BadInput(f"experiment {', '.join(experiments)} has no active runs")
-    diagnoses = []
-    with _progress(len(ids), "analyzing") as bar:
+    runs = []
+    with _progress(len(ids), "reading") as bar:
         for batch in store.iter_runs(ids):
-            diagnoses.extend(diagnose(run, config) for run in batch)
+            runs.extend(batch)
             bar.update(len(batch))
+    context = experiment_context(store, runs, config)
+    diagnoses = [diagnose(run, config, context=context.get(run.experiment_id)) for run in runs]
     fmt = fmt or ("text" if sys.stdout.isatty() and out is None else "json")
     if fmt == "html":
         _write_html(diagnoses, out)
@@ -142,6 +144,24 @@ def analyze(run_ids, experiments, tracking_uri, config_path, fmt, out, fail_on):
         text = to_json(diagnoses, fmt, single=len(run_ids) == 1 and not experiments)
     _write(text, out)
     sys.exit(_exit_code(diagnoses, fail_on))
+
+
+CONTEXT_MAX_RUNS = 500  # a run asked by id: its experiment's other runs are read only up to this many
+
+
+def experiment_context(store, runs: list, config) -> dict:
+    """The experiments' one-batch and range tests and run params (posthoc.kinds), which every run's checklist
+    cites; a run asked by id brings its experiment's other runs along unless the experiment is very large."""
+    from posthoc.kinds import build_context
+    from posthoc.store import load_runs
+
+    known = {run.run_id for run in runs}
+    others = []
+    for experiment_id in dict.fromkeys(run.experiment_id for run in runs):
+        ids = [run_id for run_id in store.run_ids([experiment_id]) if run_id not in known]
+        if len(ids) <= CONTEXT_MAX_RUNS:
+            others += load_runs(store, ids)
+    return build_context(runs + others, config.roles)
 
 
 def _progress(total: int, label: str):
@@ -161,6 +181,7 @@ def demo(tracking_uri, experiment, sweeps):
 
     Writes to the tracking store (that is its job); reuses the demo experiment if it already has runs.
     """
+    from posthoc.config import Config
     from posthoc.demo.runs import build_demo
     from posthoc.diagnose import diagnose
     from posthoc.report.text import summary_line
@@ -171,8 +192,10 @@ def demo(tracking_uri, experiment, sweeps):
     click.echo(f"{'reused' if not created else 'logged'} experiment {experiment!r} in {uri}", err=True)
     store = open_store(uri)
     ids = store.run_ids(list(store.experiment_ids([experiment]).values()))
-    for run in load_runs(store, ids):
-        click.echo(summary_line(diagnose(run)))
+    runs = load_runs(store, ids)
+    context = experiment_context(store, runs, Config())
+    for run in runs:
+        click.echo(summary_line(diagnose(run, context=context.get(run.experiment_id))))
     click.echo(f"\nnext: posthoc analyze --experiment {experiment}" + ("" if tracking_uri is None else f" --tracking-uri {uri}"), err=True)
     if sweeps:
         _demo_sweeps(uri, tracking_uri)

@@ -9,8 +9,20 @@ from __future__ import annotations
 
 from posthoc.config import Config
 from posthoc.detectors import DETECTORS
+from posthoc.kinds import (
+    KIND_LABELS,
+    LR_RANGE_TEST,
+    ONE_BATCH_TEST,
+    TRAINING,
+    ExperimentContext,
+    KindMatch,
+    analyze_test,
+    recognize,
+    test_findings,
+    tests_for,
+)
 from posthoc.model import SEVERITY_RANK, Diagnosis, Finding, Run, Skipped
-from posthoc.roles import resolve_roles
+from posthoc.roles import Roles, resolve_roles
 
 # cause → effects it can produce. A cause is the root of an effect when it starts no later than the effect
 # and is still active near its start (its span ends within PROXIMITY of the run's steps before it): spikes
@@ -41,10 +53,19 @@ SUPPRESSED_BY: dict[str, tuple[str, ...]] = {
 }
 
 
-def diagnose(run: Run, config: Config | None = None, strict: bool = False) -> Diagnosis:
-    """Detectors that raise are recorded in `errors` so a batch goes on; `strict` re-raises (tests)."""
+def diagnose(run: Run, config: Config | None = None, strict: bool = False,
+             context: ExperimentContext | None = None) -> Diagnosis:
+    """Detectors that raise are recorded in `errors` so a batch goes on; `strict` re-raises (tests).
+
+    `context` holds the experiment's test runs and params (posthoc.kinds.build_context): a run cites the tests
+    that speak for it, and a range test measures the experiment's lrs against itself."""
     config = config or Config()
     roles = resolve_roles(run, config.roles)
+    match = recognize(run, roles)
+    cited = None if context is None else tuple(
+        t for kind in (ONE_BATCH_TEST, LR_RANGE_TEST) for t in tests_for(run.params, context, kind, run.run_id))
+    if match.kind != TRAINING:
+        return _diagnose_test(run, roles, match, context, cited)
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     errors: list[str] = []
@@ -73,7 +94,19 @@ def diagnose(run: Run, config: Config | None = None, strict: bool = False) -> Di
         roles=roles.keys(),
         skipped=tuple(skipped),
         errors=tuple(errors),
+        experiment_tests=cited,
     )
+
+
+def _diagnose_test(run: Run, roles: Roles, match: KindMatch, context: ExperimentContext | None,
+                   cited: tuple | None) -> Diagnosis:
+    """A range test diverges and a one-batch test memorizes on purpose: its verdict replaces the detectors'."""
+    result = analyze_test(run, roles, match.kind)
+    findings = tuple(sorted(test_findings(run, match, result, context), key=_order_key))
+    reason = f"not applied to {KIND_LABELS[match.kind]} (recognized by {match.source}): its own verdict replaces it"
+    return Diagnosis(run=run, status=status_of(findings), primary=primary_of(findings), findings=findings,
+                     roles=roles.keys(), skipped=tuple(Skipped(d.PATTERN, reason) for d in DETECTORS),
+                     kind=match.kind, kind_source=match.source, test=result, experiment_tests=cited)
 
 
 def _explains(other: Finding, f: Finding) -> bool:

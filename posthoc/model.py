@@ -135,6 +135,12 @@ class Diagnosis:
     roles: dict[str, str]
     skipped: tuple[Skipped, ...] = ()
     errors: tuple[str, ...] = field(default=())
+    kind: str = "training"  # or lr_range_test | one_batch_test (posthoc.kinds)
+    kind_source: str = ""  # what recognized a test: tag | name | params | data
+    test: object | None = None  # a test run's own result (posthoc.kinds RangeTest | OneBatchTest)
+    # the experiment's test runs that speak for this run (posthoc.kinds.LoggedTest); None: the experiment's other
+    # runs were not read, so nothing can be said about its tests
+    experiment_tests: tuple | None = None
 
     def to_dict(self) -> dict:
         from posthoc import __version__
@@ -151,5 +157,9 @@ class Diagnosis:
             "roles": dict(self.roles),
             "skipped": [{"detector": s.detector, "reason": s.reason} for s in self.skipped],
             "errors": list(self.errors),
+            "kind": self.kind,
+            **({"kind_source": self.kind_source, self.kind: self.test.to_dict() if self.test is not None else None}
+               if self.kind != "training" else {}),
+            "experiment_tests": None if self.experiment_tests is None else [t.to_dict() for t in self.experiment_tests],
             "posthoc_version": __version__,
         }

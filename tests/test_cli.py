@@ -112,6 +112,18 @@ def test_demo_builds_and_summarizes(tmp_path, monkeypatch):
     assert (tmp_path / "mlflow.db").exists()
     lines = {line.split()[2]: line.split()[0] for line in result.stdout.splitlines() if line.strip()}
     assert lines["nan-corrupted-batch"] == "FAILED"
+    # the debugging guides' tests logged next to the runs, and recognition fires on nothing else
+    assert (lines["one-batch-overfit"], lines["one-batch-overfit-dead-relu"]) == ("HEALTHY", "FAILED")
+    from posthoc.demo.runs import DEMO_TESTS
+    from posthoc.kinds import TRAINING, recognize
+    from posthoc.roles import resolve_roles
+    from posthoc.store import load_runs, open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    demo_runs = load_runs(store, store.run_ids(list(store.experiment_ids(["posthoc-demo"]).values())))
+    kinds = {r.run_name: recognize(r, resolve_roles(r)).kind for r in demo_runs}
+    assert {name for name, kind in kinds.items() if kind != TRAINING} == {name for name, _ in DEMO_TESTS}
+    assert kinds["lr-range-test"] == "lr_range_test" and kinds["one-batch-overfit"] == "one_batch_test"
     again = run("demo", "--no-sweeps")  # a second demo reuses the experiment instead of logging duplicates
     assert "reused experiment" in again.stderr and again.stdout == result.stdout
 

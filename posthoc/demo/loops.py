@@ -31,7 +31,7 @@ class TrainConfig:
     init_scale: float = 1.0  # multiplies He (relu) or Glorot (tanh, sigmoid) init
     optimizer: str = "sgd"  # sgd | momentum | adam | rmsprop
     lr: float = 0.05
-    schedule: str = "constant"  # constant | warmup | step | cosine | warmup_cosine | linear | exp | cyclic
+    schedule: str = "constant"  # constant | warmup | step | cosine | warmup_cosine | linear | exp | cyclic | range_test
     warmup_steps: int = 0
     batch_size: int = 32  # 0: full batch
     steps: int = 500
@@ -58,6 +58,7 @@ class TrainConfig:
     loss_offset: float = 0.0  # added to logged losses: negative log-likelihood-like values below zero
     stop_on_nan: bool = False  # a real trainer that stops at the first non-finite loss
     log_lr: bool = True
+    range_end_lr: float = 10.0  # schedule range_test: lr grows geometrically from lr to this (fastai: 1e-7 to 10)
 
 
 @dataclass
@@ -123,6 +124,8 @@ def _lr_at(c: TrainConfig, step: int) -> float:
         factor *= 1.0 - progress
     if c.schedule == "exp":
         factor *= 0.5 ** (step / max(c.decay_steps, 1))
+    if c.schedule == "range_test":  # an LR range test: log-lr linear in the step
+        factor *= (c.range_end_lr / c.lr) ** progress
     if c.schedule == "cyclic":  # triangular between lr/10 and lr
         phase = (step / max(c.decay_steps, 1)) % 2.0
         factor *= 0.1 + 0.9 * (phase if phase <= 1.0 else 2.0 - phase)

@@ -26,9 +26,19 @@ DEMO_LABELS = {"healthy-mlp-sgd": "healthy", "healthy-adam-cosine": "healthy", "
                "vanishing-dead-relu": "vanishing_gradients", "overfitting-small-subset": "overfitting",
                "underfitting-tiny-model": "underfitting", "noisy-batch-1": "noisy_small_batch"}
 
+# The debugging guides' two tests, logged next to the runs as engineers do: names say what they are; the range
+# test is recognized from its data too. The failing one-batch test uses vanishing-dead-relu's network.
+DEMO_TESTS: tuple[tuple[str, TrainConfig], ...] = (
+    ("one-batch-overfit", TrainConfig(optimizer="adam", lr=0.01, train_subset=32, batch_size=32, steps=200, log_val=False)),
+    ("one-batch-overfit-dead-relu", TrainConfig(dataset="iris", depth=2, bias_init=-5.0, lr=0.1, train_subset=32,
+                                                batch_size=32, steps=200, log_val=False, naming="lightning")),
+    ("lr-range-test", TrainConfig(lr=1e-7, schedule="range_test", range_end_lr=10.0, steps=300, log_val=False,
+                                  stop_on_nan=True)),
+)
+
 
 def build_demo(uri: str, experiment: str, progress=lambda name: None) -> bool:
-    """Train and log DEMO_RUNS into `experiment` unless it already holds runs; True if it logged them."""
+    """Train and log DEMO_RUNS and DEMO_TESTS into `experiment` unless it already holds runs; True if it logged them."""
     client = open_client(uri)
     existing = client.get_experiment_by_name(experiment)
     if existing is not None and client.search_runs([existing.experiment_id], max_results=1):
@@ -42,5 +52,8 @@ def build_demo(uri: str, experiment: str, progress=lambda name: None) -> bool:
         for name, config in DEMO_RUNS:
             tags = {"posthoc.demo": "true", "posthoc.label": DEMO_LABELS[name]}
             log_history(client, experiment_id, train(config), name, tags=tags)
+            progress(name)
+        for name, config in DEMO_TESTS:
+            log_history(client, experiment_id, train(config), name, tags={"posthoc.demo": "true"})
             progress(name)
     return True

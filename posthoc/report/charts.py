@@ -293,3 +293,52 @@ def noise_chart(rows: list[tuple[str, float, float]], band: tuple[float, float] 
 
 def _clip(text: str, most: int) -> str:
     return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def lr_loss_chart(lines: list[Line], marks: list[tuple[float, str]], scale: Scale | None = None, width: int = 980,
+                  height: int = 240) -> str:
+    """An LR range test: loss against lr on a log-x axis (`Line.steps` holds the lrs), each (lr, label) mark a
+    labeled vertical rule. Pass `scale` to clip the blow-up at the end, so the descent stays readable."""
+    left, right, top, bottom = 58, 12, 30, 24
+    plot_w, plot_h = width - left - right, height - top - bottom
+    lrs = np.concatenate([np.asarray(line.steps, dtype=np.float64) for line in lines]) if lines else np.ones(1)
+    lrs = lrs[np.isfinite(lrs) & (lrs > 0)]
+    x_scale = Scale(*(np.log10([lrs.min(), lrs.max()]).tolist() if len(lrs) else (0.0, 1.0)), True)
+    y_scale = scale or value_scale([line.values for line in lines])
+    x_span = max(x_scale.high - x_scale.low, 1e-12)
+
+    def px(values):
+        return left + (np.log10(np.maximum(np.asarray(values, dtype=np.float64), 1e-300)) - x_scale.low) / x_span * plot_w
+
+    def py(values):
+        axis = np.clip(y_scale.transform(np.asarray(values, dtype=np.float64)), y_scale.low, y_scale.high)
+        return top + plot_h - (axis - y_scale.low) / (y_scale.high - y_scale.low) * plot_h
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart line lr-range" viewBox="0 0 {width} {height}" '
+           f'width="{width}" height="{height}" role="img" aria-label="loss vs learning rate">'
+           f'<title>loss vs learning rate</title><text x="{left}" y="13" class="ct">loss vs learning rate (log lr axis'
+           f'{", log loss axis" if y_scale.log else ""})</text>']
+    for value, text in y_scale.ticks():
+        y = float(py(10**value if y_scale.log else value))
+        out.append(f'<path d="M{left} {y:.1f}h{plot_w}" class="grid"/>'
+                   f'<text x="{left - 4}" y="{y + 3:.1f}" class="yt">{escape(text)}</text>')
+    for value, text in x_scale.ticks(8):
+        out.append(f'<text x="{float(px(10**value)):.1f}" y="{height - 8}" class="xt">{escape(text)}</text>')
+    out.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" class="frame"/>')
+    legend_x = width - right
+    for index in reversed(range(len(lines))):
+        line, colour = lines[index], COLOURS[index % 7]
+        keep = np.isfinite(line.values) & (np.asarray(line.steps) > 0)
+        d = _path(px(line.steps[keep]), py(line.values[keep]), np.zeros(int(keep.sum()), dtype=bool))
+        legend_x -= 34 + 6.2 * len(line.label)
+        out.append(f'<path d="{d}" class="ln" stroke="{colour}" stroke-dasharray="{DASHES[index % 7]}"/>'
+                   f'<path d="M{legend_x:.0f} 9h22" stroke="{colour}" stroke-width="2.5" stroke-dasharray="{DASHES[index % 7]}"/>'
+                   f'<text x="{legend_x + 26:.0f}" y="13" class="lg">{escape(line.label)}</text>')
+    for index, (lr, label) in enumerate(marks):
+        x = float(px(lr))
+        anchor = f'x="{x - 3:.1f}" text-anchor="end"' if x > left + 0.8 * plot_w else f'x="{x + 3:.1f}"'
+        out.append(f'<g class="mark"><title>{escape(label)}</title><path d="M{x:.1f} {top}v{plot_h}" '
+                   f'stroke="{COLOURS[5]}" stroke-dasharray="3 2"/>'
+                   f'<text {anchor} y="{top + 12 + 12 * index}" class="sl">{escape(label)}</text></g>')
+    out.append("</svg>")
+    return "".join(out)

@@ -13,8 +13,10 @@ import numpy as np
 
 from posthoc.detectors import DETECTORS
 from posthoc.detectors.base import BATCH_PARAMS, LR_PARAMS
+from posthoc.kinds import LR_RANGE_TEST, ONE_BATCH_TEST
 from posthoc.model import Diagnosis
 from posthoc.report.format import number, span_text
+from posthoc.report.kinds import no_test_text, one_batch_citation, range_citation
 
 CONFIRMED, CONTRADICTED, UNKNOWN = "confirmed", "contradicted", "cannot tell"
 MARK = {CONFIRMED: "✔", CONTRADICTED: "✖", UNKNOWN: "?"}
@@ -26,14 +28,15 @@ class Item:
     check: str
     needs: tuple[str, ...] = ()  # roles that must be logged to judge it
     contradicted_by: tuple[str, ...] = ()  # patterns whose findings contradict it
-    not_logged: str = ""  # set for checks no metric can answer (e.g. single-batch overfit test)
+    not_logged: str = ""  # set for checks no metric can answer (e.g. a batch inspected by eye)
+    cites: str = ""  # a kind of test run (posthoc.kinds) whose result in the experiment answers the check
 
 
 ITEMS = (
     Item("data", "inputs and labels are clean (no NaN/Inf or corrupted batch)", ("train_loss",), ("nan_inf", "loss_spikes")),
     Item("data", "a batch was inspected by eye (inputs, labels, augmentation)", not_logged="not logged"),
     Item("data", "a held-out validation loss is logged", ("val_loss",)),
-    Item("model", "single-batch overfit test (loss → ~0 on one batch)", not_logged="not logged"),
+    Item("model", "single-batch overfit test (loss → ~0 on one batch)", cites=ONE_BATCH_TEST),
     Item("model", "initial loss is plausible (e.g. ln(classes) for softmax)", ("train_loss",)),
     Item("model", "gradients flow (grad norm neither vanishing nor exploding)", ("grad_norm",),
          ("exploding_gradients", "vanishing_gradients")),
@@ -44,6 +47,7 @@ ITEMS = (
     Item("training", "validation loss follows training loss", ("train_loss", "val_loss"), ("overfitting", "underfitting")),
     Item("hyperparameters", "learning rate is in a stable range", ("train_loss",),
          ("divergence", "exploding_gradients", "oscillation")),
+    Item("hyperparameters", "an LR range test bounds the learning rate", cites=LR_RANGE_TEST),
     Item("hyperparameters", "batch size gives a usable signal-to-noise ratio", ("train_loss",), ("noisy_small_batch",)),
     Item("hyperparameters", "regularization fits the model's capacity", ("train_loss", "val_loss"),
          ("overfitting", "underfitting")),
@@ -68,6 +72,11 @@ def _detectors_ran(diagnosis: Diagnosis) -> set[str]:
 
 
 def _judge(item: Item, diagnosis: Diagnosis, ran: set[str]) -> tuple[str, str]:
+    if item.cites:
+        cited = (one_batch_citation if item.cites == ONE_BATCH_TEST else range_citation)(diagnosis)
+        if cited is None:
+            return UNKNOWN, no_test_text(diagnosis)
+        return {True: CONFIRMED, False: CONTRADICTED, None: UNKNOWN}[cited[0]], cited[1]
     if item.not_logged:
         return UNKNOWN, item.not_logged
     missing = [role for role in item.needs if role not in diagnosis.roles]

@@ -20,6 +20,7 @@ from posthoc.report.format import (
     run_status_word,
     span_text,
 )
+from posthoc.report.kinds import range_chart
 from posthoc.roles import ROLES
 
 PANELS = (("loss", ("train_loss", "val_loss")), ("grad norm", ("grad_norm",)), ("learning rate", ("lr",)))
@@ -111,7 +112,8 @@ def build_run_context(diagnosis: Diagnosis, experiment_params: dict[str, str] | 
         "primary": findings[primary_index] if primary_index is not None else None,
         "primary_pattern": diagnosis.primary,
         "notes": [RUN_NOTES[run.status]] if run.status in RUN_NOTES else [],
-        "charts": chart_panels(run, diagnosis.roles, diagnosis.findings),
+        "charts": [c for c in (range_chart(diagnosis),) if c is not None] + chart_panels(run, diagnosis.roles,
+                                                                                            diagnosis.findings),
         "findings": findings,
         "checklist": [{"stage": stage, "rows": [r for r in checklist if r["stage"] == stage]} for stage in stages],
         "params": params,

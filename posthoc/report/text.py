@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from posthoc.compare.params import display
+from posthoc.kinds import ONE_BATCH_TEST
 from posthoc.model import Diagnosis
 from posthoc.numbers import short
 from posthoc.report.format import SEVERITY_MARK, STATUS_WORD, span_text
+from posthoc.report.kinds import cited_tests, no_test_text, range_citation
 
 
 def _evidence_text(evidence: dict) -> str:
@@ -45,8 +47,59 @@ def to_text(diagnoses: list[Diagnosis], style=lambda text, **kw: text) -> str:
             lines.append(f"  not checked: {s.detector} ({s.reason})")
         for error in d.errors:
             lines.append(f"  detector error: {error}")
+        lines.extend(debug_report(d))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
+
+
+def debug_report(d: Diagnosis) -> list[str]:
+    """The debugging guides' compact Training Debug Report, from logged data only; "not logged" where it cannot tell."""
+    lines = ["  Training Debug Report"]
+    one_batch = cited_tests(d, ONE_BATCH_TEST)
+    if one_batch:
+        where, t = one_batch[-1]
+        lines.append(f"    Single Batch Test: {t.verdict} in {where} (loss {short(t.final_loss)} at step {t.final_step}; "
+                     f"{t.grade.replace('_', ' ')})")
+    else:
+        lines.append(f"    Single Batch Test: {no_test_text(d)}")
+    cited = range_citation(d)
+    lines.append(f"    LR Range Test: {cited[1] if cited else no_test_text(d)}")
+    train = d.run.metrics.get(d.roles.get("train_loss", ""))
+    finite = train.finite_part() if train is not None else None
+    if finite is not None and len(finite):
+        broke = f", then non-finite from step {_first_bad(train)}" if train.finite_count < len(train) else ""
+        lines.append(f"    Training (first {int(train.steps[-1]) + 1} steps): loss {short(float(finite.values[0]))} → "
+                     f"{short(float(finite.values[-1]))}{broke}")
+    else:
+        lines.append("    Training: train loss not logged")
+    lines.append(f"    Grad norm: {_grad_text(d)}")
+    val = d.run.metrics.get(d.roles.get("val_loss", ""))
+    val_finite = val.finite_part() if val is not None else None
+    if val_finite is not None and len(val_finite):
+        best = int(val_finite.values.argmin())
+        lines.append(f"    Val loss: {short(float(val_finite.values[-1]))} at step {int(val_finite.steps[-1])} "
+                     f"(best {short(float(val_finite.values[best]))} at step {int(val_finite.steps[best])})")
+    else:
+        lines.append("    Val loss: not logged")
+    lines.append(f"    Status: {STATUS_WORD[d.status] if d.run.metrics else STATUS_WORD['nodata']}")
+    return lines
+
+
+def _first_bad(series) -> int:
+    return int(series.steps[~series.finite][0])
+
+
+def _grad_text(d: Diagnosis) -> str:
+    """Range of the logged grad norm, and whether the gradient checks found it unstable."""
+    grad = d.run.metrics.get(d.roles.get("grad_norm", ""))
+    finite = grad.finite_part().values if grad is not None else ()
+    if not len(finite):
+        return "not logged"
+    hits = [f for f in d.findings if f.pattern in ("exploding_gradients", "vanishing_gradients")]
+    ran = not any(s.detector in ("exploding_gradients", "vanishing_gradients") for s in d.skipped)
+    verdict = ("unstable: " + "; ".join(f"{f.pattern} at {span_text(f.step_start, f.step_end)}" for f in hits) if hits
+               else "stable" if ran else "not checked")
+    return f"range [{short(float(finite.min()))}, {short(float(finite.max()))}] ({verdict})"
 
 
 def summary_line(d: Diagnosis) -> str:
