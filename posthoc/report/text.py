@@ -43,8 +43,10 @@ def to_text(diagnoses: list[Diagnosis], style=lambda text, **kw: text) -> str:
             lines.extend(f"      → {s}" for s in f.suggestions)
         roles = ", ".join(f"{role}={key}" for role, key in d.roles.items()) or "none resolved"
         lines.append(f"  roles: {roles}")
-        for s in d.skipped:
-            lines.append(f"  not checked: {s.detector} ({s.reason})")
+        by_reason: dict[str, list[str]] = {}
+        for s in d.skipped:  # a test run skips every detector for one reason: one line, not ten
+            by_reason.setdefault(s.reason, []).append(s.detector)
+        lines.extend(f"  not checked: {', '.join(detectors)} ({reason})" for reason, detectors in by_reason.items())
         for error in d.errors:
             lines.append(f"  detector error: {error}")
         lines.extend(debug_report(d))

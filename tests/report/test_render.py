@@ -74,7 +74,7 @@ def test_failed_run_report(store, diagnoses):
     assert "first_bad_step</td><td class=\"mono\">60<" in html[primary:html.index('id="charts"')]
     assert "1 nan_inf" in html  # the shaded, labeled span
     assert "train loss: NaN from step 60" in html  # NaN marker on the chart
-    assert re.search(r"single-batch overfit test.*?cannot tell</td><td>not logged", html, re.DOTALL)
+    assert re.search(r"single-batch overfit test.*?cannot tell</td><td>not checked: the experiment", html, re.DOTALL)
     assert re.search(r"loss stays finite</td>\s*<td class=\"state\">✖ contradicted</td><td>nan_inf at steps 60–119", html)
     assert "inputs and labels are clean" in html and "nan_inf at steps 60" in html.split("inputs and labels")[1][:300]
     for role, key in diagnoses["nan"].roles.items():
