@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 from corpus.checks import check, noise_ratio, role_series
+from corpus.recipes import Recipe
 
 from posthoc.demo.loops import NAMING, TrainConfig, train
 from posthoc.demo.runs import DEMO_LABELS, DEMO_RUNS
@@ -86,7 +87,8 @@ def test_dropout_changes_training_but_not_the_logged_keys():
     "diverging-lr-jump", "exploding-lr-warmup", "oscillating-full-batch", "spiky-corrupted-batches",
     "vanishing-dead-relu", "underfitting-tiny-model", "noisy-batch-1", "healthy-softmax-wine")])
 def test_demo_runs_show_their_label(name, config):
-    assert check(DEMO_LABELS[name], train(config)) is None
+    label = DEMO_LABELS[name]
+    assert check(Recipe(label, f"{label}/demo", config), train(config)) is None
 
 
 def test_every_demo_run_has_a_label_and_a_known_naming():

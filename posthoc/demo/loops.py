@@ -57,6 +57,8 @@ class TrainConfig:
     dropout: float = 0.0  # inverted dropout on hidden activations during training
     loss_offset: float = 0.0  # added to logged losses: negative log-likelihood-like values below zero
     stop_on_nan: bool = False  # a real trainer that stops at the first non-finite loss
+    stop_above: float = math.inf  # ...or once |loss| passes this bound (a divergence guard): finite blow-ups
+    log_steps: bool = True  # False: metrics logged without a step (mlflow.log_metric(k, v) records step 0)
     log_lr: bool = True
     range_end_lr: float = 10.0  # schedule range_test: lr grows geometrically from lr to this (fastai: 1e-7 to 10)
 
@@ -67,6 +69,9 @@ class History:
 
     config: TrainConfig
     metrics: dict[str, tuple[np.ndarray, np.ndarray]]
+    # loss of the best constant prediction on the (noisy) training labels: class-prior entropy, or the
+    # target variance for regression. The level a model that learned nothing sits at; corpus checks use it
+    chance_loss: float = math.nan
 
 
 DATASETS = ("digits", "wine", "iris", "breast_cancer", "synthetic", "moons", "circles", "diabetes", "regression",
@@ -111,7 +116,8 @@ def _activation(name: str):
     raise ValueError(f"unknown activation {name!r}")
 
 
-def _lr_at(c: TrainConfig, step: int) -> float:
+def lr_at(c: TrainConfig, step: int) -> float:
+    """The learning rate the loop uses at `step` (schedule, then any lr jump)."""
     progress = step / max(c.steps - 1, 1)
     factor = 1.0
     if c.schedule in ("warmup", "warmup_cosine") and c.warmup_steps:
@@ -214,10 +220,10 @@ def train(c: TrainConfig) -> History:
             grad_norm = float(math.sqrt(sum(float((g * g).sum()) for g in grads)))
             if c.grad_clip and grad_norm > c.grad_clip:
                 grads = [g * (c.grad_clip / grad_norm) for g in grads]
-            lr = _lr_at(c, step)
+            lr = lr_at(c, step)
             _update(c, params, grads, state, lr, step)
             window.append(loss)
-            last = step == c.steps - 1 or (c.stop_on_nan and not math.isfinite(loss))
+            last = step == c.steps - 1 or (c.stop_on_nan and not math.isfinite(loss)) or abs(loss) > c.stop_above
             if (step + 1) % c.log_every == 0 or last:
                 logged["train_loss"].append((step, float(np.mean(window)) + c.loss_offset))
                 logged["grad_norm"].append((step, grad_norm))
@@ -241,7 +247,16 @@ def train(c: TrainConfig) -> History:
         for role, points in logged.items()
         if points
     }
-    return History(c, metrics)
+    return History(c, metrics, _chance_loss(y_train, classes, regression))
+
+
+def _chance_loss(y: np.ndarray, classes: int, regression: bool) -> float:
+    """The loss of predicting the training labels' prior (classification) or mean (regression)."""
+    if regression:
+        return float(np.var(y))
+    prior = np.bincount(y.astype(int), minlength=classes) / len(y)
+    prior = prior[prior > 0]
+    return float(-(prior * np.log(prior)).sum())
 
 
 def _update(c: TrainConfig, params, grads, state, lr: float, step: int) -> None:

@@ -43,8 +43,9 @@ def log_history(client, experiment_id: str, history: History, run_name: str, tag
     run_id = run.info.run_id
     params = [Param(k, v) for k, v in (config_params(history.config) if params is None else params).items()]
     run_tags = [RunTag(k, v) for k, v in (tags or {}).items()]
+    stepped = history.config.log_steps  # False: like mlflow.log_metric(k, v) without a step, which records 0
     metrics = [
-        Metric(key, float(value), start + int(step) * ms_per_step, int(step))
+        Metric(key, float(value), start + int(step) * ms_per_step, int(step) if stepped else 0)
         for key, (steps, values) in history.metrics.items()
         for step, value in zip(steps, values)
     ]

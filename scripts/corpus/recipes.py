@@ -1,221 +1,432 @@
-"""The labeled corpus: randomized recipes that produce each failure pattern from real training loops, and
-checks that the logged data really shows the label.
+"""The labeled corpus: randomized recipes that produce each failure pattern from real training loops.
 
-Labels come from the fault a recipe injects; `shows()` checks each one against the history (model-free,
-numpy only), so a recipe whose seed happens not to produce its pattern is dropped instead of mislabeled.
+A run's labels are the faults its recipe injects (a primary label, plus secondary ones when a recipe
+injects two problems), never what posthoc says about it; `corpus.checks` then drops runs whose data does not
+show the fault. Recipes come in families (one mechanism each: full-batch GD past its stability limit,
+momentum 0.99, Adam with a large lr…). The dev/test split is declared here, before any score is seen:
+HELD_OUT_FAMILIES, one dataset and one optimizer never appear in a dev run, so scores on test runs measure
+mechanisms and data the detectors were not tuned on.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from posthoc.demo.loops import NAMING, REGRESSION, TrainConfig
 
-LABEL_TAG = "posthoc.label"
+LABEL_TAG = "posthoc.label"  # the primary (root) fault
+LABELS_TAG = "posthoc.labels"  # every injected fault, comma-separated, primary first
+FAMILY_TAG = "posthoc.family"
+SPLIT_TAG = "posthoc.split"
 PATTERNS = ("nan_inf", "divergence", "exploding_gradients", "oscillation", "loss_spikes", "plateau",
             "vanishing_gradients", "overfitting", "underfitting", "noisy_small_batch")
 NAMINGS = tuple(NAMING)
 
-
-def _pick(rng: np.random.Generator, options):
-    return options[int(rng.integers(len(options)))]
-
-
-def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
-    return float(math.exp(rng.uniform(math.log(low), math.log(high))))
-
-
-def _steps(rng: np.random.Generator, low: int, high: int) -> int:
-    return int(round(_log_uniform(rng, low, high), -1 if high > 200 else 0))
+# Declared before scoring; tests check no dev run ever uses any of them.
+HELD_OUT_FAMILIES = frozenset({
+    "healthy/cyclic_lr", "oscillation/adam_large_lr", "plateau/lr_too_small", "divergence/finite_blowup",
+    "exploding_gradients/finite_blowup", "exploding_gradients/deep_relu_lr_jump", "vanishing_gradients/deep_tanh_tiny_init", "underfitting/weight_decay",
+    "noisy_small_batch/batch_8", "overfitting/with_spikes",
+})
+HELD_OUT_DATASETS = frozenset({"breast_cancer"})
+HELD_OUT_OPTIMIZERS = frozenset({"rmsprop"})
+SPLITS = ("dev", "test")
 
 
-def _logging(rng: np.random.Generator, steps: int, fine: bool = False, grad: bool = False) -> dict:
-    """Logger style and intervals: long runs log every k steps, validation on a coarser grid.
+@dataclass(frozen=True)
+class Recipe:
+    label: str  # the primary fault (healthy: none)
+    family: str  # "label/mechanism"
+    config: TrainConfig
+    secondary: tuple[str, ...] = ()  # other faults the recipe injects
 
-    `grad`: the label is only visible in the grad norm, so log it (Keras style never does)."""
-    log_every = 1 if fine or steps <= 1000 else int(_pick(rng, (1, 5, 10, 20, 50) if steps > 5000 else (1, 2, 5, 10)))
-    val_every = max(log_every, int(_pick(rng, (5, 10, 25, 50, 100))) * max(1, steps // 2000))
-    naming = _pick(rng, tuple(n for n in NAMINGS if n != "keras") if grad else NAMINGS)
-    return dict(naming=naming, log_every=log_every, val_every=min(val_every, max(steps // 8, 1)),
-                log_grad_norm=grad or bool(rng.random() < 0.8), log_val=bool(rng.random() < 0.85),
-                log_lr=bool(rng.random() < 0.8), loss_offset=float(_pick(rng, (0.0,) * 8 + (-2.0, -5.0))))
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return (self.label,) + self.secondary
+
+    @property
+    def split(self) -> str:
+        return split_of(self.family, self.config)
 
 
-def _healthy(rng: np.random.Generator, seed: int) -> TrainConfig:
-    steps = _steps(rng, 50, 20000)
+def split_of(family: str, config: TrainConfig) -> str:
+    """test if the run uses a held-out family, dataset or optimizer, else dev."""
+    held_out = (family in HELD_OUT_FAMILIES or config.dataset in HELD_OUT_DATASETS
+                or config.optimizer in HELD_OUT_OPTIMIZERS)
+    return "test" if held_out else "dev"
+
+
+class Draw:
+    """Random choices for one recipe; dev draws never pick a held-out dataset or optimizer, test draws of a
+    dev family force one of them (`force`), so every test run has something the dev runs never had."""
+
+    def __init__(self, rng: np.random.Generator, seed: int, force: str | None):
+        self.rng, self.seed, self.force = rng, seed, force
+
+    def pick(self, options):
+        return options[int(self.rng.integers(len(options)))]
+
+    def uniform(self, low: float, high: float) -> float:
+        return float(self.rng.uniform(low, high))
+
+    def log_uniform(self, low: float, high: float) -> float:
+        return float(math.exp(self.rng.uniform(math.log(low), math.log(high))))
+
+    def steps(self, low: int, high: int) -> int:
+        return int(round(self.log_uniform(low, high), -1 if high > 200 else 0))
+
+    def _held(self, options, held_out: frozenset, axis: str):
+        allowed = [o for o in options if o not in held_out] if self.force is None else list(options)
+        if self.force == axis and any(o in held_out for o in options):
+            allowed = [o for o in options if o in held_out]
+        return self.pick(tuple(allowed))
+
+    def dataset(self, options):
+        return self._held(options, HELD_OUT_DATASETS, "dataset")
+
+    def optimizer(self, options):
+        return self._held(options, HELD_OUT_OPTIMIZERS, "optimizer")
+
+    def logging(self, steps: int, fine: bool = False, grad: bool = False) -> dict:
+        """Logger style and intervals: long runs log every k steps, validation on a coarser grid.
+
+        `grad`: the label is only visible in the grad norm, so log it (Keras style never does)."""
+        log_every = 1 if fine or steps <= 1000 else int(self.pick((1, 5, 10, 20, 50) if steps > 5000 else (1, 2, 5, 10)))
+        val_every = max(log_every, int(self.pick((5, 10, 25, 50, 100))) * max(1, steps // 2000))
+        naming = self.pick(tuple(n for n in NAMINGS if n != "keras") if grad else NAMINGS)
+        return dict(naming=naming, log_every=log_every, val_every=min(val_every, max(steps // 8, 1)),
+                    log_grad_norm=grad or bool(self.rng.random() < 0.8), log_val=bool(self.rng.random() < 0.85),
+                    log_lr=bool(self.rng.random() < 0.8), loss_offset=float(self.pick((0.0,) * 8 + (-2.0, -5.0))))
+
+
+def _healthy(d: Draw) -> TrainConfig:
+    steps = d.steps(50, 20000)
     small = steps > 4000  # long runs use small models so the corpus builds in minutes
-    dataset = _pick(rng, ("wine", "iris", "moons", "breast_cancer", "diabetes", "friedman") if small
-                    else ("digits", "wine", "iris", "breast_cancer", "synthetic", "moons", "diabetes", "regression",
-                          "friedman"))
-    optimizer = _pick(rng, ("sgd", "momentum", "adam", "rmsprop"))
+    dataset = d.dataset(("wine", "iris", "moons", "breast_cancer", "diabetes", "friedman") if small
+                        else ("digits", "wine", "iris", "breast_cancer", "synthetic", "moons", "diabetes", "regression",
+                              "friedman"))
+    optimizer = d.optimizer(("sgd", "momentum", "adam", "rmsprop"))
     regression = dataset in REGRESSION
     base = {"sgd": (0.01, 0.1), "momentum": (0.003, 0.03), "adam": (3e-4, 3e-3), "rmsprop": (3e-4, 2e-3)}[optimizer]
-    lr = _log_uniform(rng, *base) * (0.05 if regression and optimizer in ("sgd", "momentum") else 1.0)
+    lr = d.log_uniform(*base) * (0.05 if regression and optimizer in ("sgd", "momentum") else 1.0)
     if steps < 300:  # short runs need a brisk lr to show progress
         lr *= 3.0
-    schedule = _pick(rng, ("constant", "warmup", "step", "cosine", "warmup_cosine", "linear"))
+    schedule = d.pick(("constant", "warmup", "step", "cosine", "warmup_cosine", "linear"))
     # linear models only where they fit well: a linear model on moons is the underfitting recipe
-    depth = int(_pick(rng, (0, 1, 1, 2) if not small else (0, 1)))
+    depth = int(d.pick((0, 1, 1, 2) if not small else (0, 1)))
     if dataset in ("moons", "circles", "synthetic"):
         depth = max(depth, 1)
     return TrainConfig(
-        dataset=dataset, depth=depth, hidden=int(_pick(rng, (16, 32, 64) if not small else (8, 16))),
-        activation=_pick(rng, ("relu", "relu", "tanh")), optimizer=optimizer, lr=lr, schedule=schedule,
-        warmup_steps=max(1, steps // int(_pick(rng, (10, 20, 50)))), batch_size=int(_pick(rng, (16, 32, 64, 128))),
-        steps=steps, weight_decay=float(_pick(rng, (0.0, 0.0, 1e-4, 1e-3))),
-        dropout=float(_pick(rng, (0.0, 0.0, 0.0, 0.1))) if depth else 0.0, grad_clip=float(_pick(rng, (0.0, 0.0, 5.0))),
-        seed=seed, **_logging(rng, steps),
+        dataset=dataset, depth=depth, hidden=int(d.pick((16, 32, 64) if not small else (8, 16))),
+        activation=d.pick(("relu", "relu", "tanh")), optimizer=optimizer, lr=lr, schedule=schedule,
+        warmup_steps=max(1, steps // int(d.pick((10, 20, 50)))), batch_size=int(d.pick((16, 32, 64, 128))),
+        steps=steps, weight_decay=float(d.pick((0.0, 0.0, 1e-4, 1e-3))),
+        dropout=float(d.pick((0.0, 0.0, 0.0, 0.1))) if depth else 0.0, grad_clip=float(d.pick((0.0, 0.0, 5.0))),
+        seed=d.seed, **d.logging(steps),
     )
 
 
-def _nan_inf(rng, seed):
-    c = _healthy(rng, seed)
-    step = int(rng.uniform(0.2, 0.9) * c.steps)
-    return dataclasses.replace(c, corrupt_steps=(step,), corrupt_scale=_pick(rng, (math.inf, math.nan)),
-                               corrupt_mode="inputs", stop_on_nan=bool(rng.random() < 0.4))
+def _healthy_cyclic(d: Draw) -> TrainConfig:
+    """A triangular cyclic lr (between lr/10 and lr) that still makes steady progress: healthy by design."""
+    c = _healthy(d)
+    steps = max(c.steps, 600)
+    return dataclasses.replace(c, steps=steps, schedule="cyclic", decay_steps=int(steps / d.pick((4, 6, 10))),
+                               **d.logging(steps))
 
 
-def _divergence(rng, seed):
+def _healthy_no_step(d: Draw) -> TrainConfig:
+    """A healthy run whose script called mlflow.log_metric(k, v) without a step: every point at step 0."""
+    return dataclasses.replace(_healthy(d), log_steps=False)
+
+
+def _nan_inf(d: Draw) -> TrainConfig:
+    """One batch of non-finite inputs in an otherwise healthy run."""
+    c = _healthy(d)
+    step = int(d.uniform(0.2, 0.9) * c.steps)
+    return dataclasses.replace(c, corrupt_steps=(step,), corrupt_scale=d.pick((math.inf, math.nan)),
+                               corrupt_mode="inputs", stop_on_nan=bool(d.rng.random() < 0.4))
+
+
+def _nan_in_noisy(d: Draw) -> TrainConfig:
+    """A non-finite batch late in a small-batch run: nan_inf, with noisy_small_batch before it."""
+    c = _noisy(d)
+    return dataclasses.replace(c, corrupt_steps=(int(d.uniform(0.7, 0.9) * c.steps),), corrupt_mode="inputs",
+                               corrupt_scale=d.pick((math.inf, math.nan)), stop_on_nan=bool(d.rng.random() < 0.5))
+
+
+def _divergence(d: Draw) -> TrainConfig:
     """A too-high lr from mid-run (adam): units die or saturate and the loss settles far above its best."""
-    steps = _steps(rng, 400, 4000)
-    dataset = _pick(rng, ("synthetic", "synthetic", "digits"))
-    return TrainConfig(dataset=dataset, depth=2, hidden=int(_pick(rng, (32, 64))),
-                       activation=_pick(rng, ("relu", "tanh")) if dataset == "synthetic" else "relu",
-                       optimizer="adam", lr=_log_uniform(rng, 1e-3, 3e-3), lr_jump_step=int(rng.uniform(0.3, 0.6) * steps),
-                       lr_jump_factor=_log_uniform(rng, 30, 150) if dataset == "synthetic" else _log_uniform(rng, 30, 60),
-                       steps=steps, seed=seed, batch_size=int(_pick(rng, (32, 64))), **_logging(rng, steps))
+    steps = d.steps(400, 4000)
+    dataset = d.dataset(("synthetic", "synthetic", "digits", "breast_cancer"))
+    return TrainConfig(dataset=dataset, depth=2, hidden=int(d.pick((32, 64))),
+                       activation=d.pick(("relu", "tanh")) if dataset == "synthetic" else "relu",
+                       optimizer=d.optimizer(("adam", "adam", "rmsprop")), lr=d.log_uniform(1e-3, 3e-3),
+                       lr_jump_step=int(d.uniform(0.3, 0.6) * steps),
+                       lr_jump_factor=d.log_uniform(30, 150) if dataset == "synthetic" else d.log_uniform(30, 60),
+                       steps=steps, seed=d.seed, batch_size=int(d.pick((32, 64))), **d.logging(steps))
 
 
-def _exploding(rng, seed):
-    """An lr pushed past the stability limit (a warmup on regression, a jump on a deep ReLU net): the grad
-    norm grows by orders of magnitude, often ending in NaN."""
-    steps = _steps(rng, 300, 3000)
-    logging = _logging(rng, steps, grad=True)
-    if rng.random() < 0.6:
-        return TrainConfig(dataset=_pick(rng, ("diabetes", "regression", "friedman")), depth=0,
-                           lr=_log_uniform(rng, 1.5, 3.5), schedule="warmup", warmup_steps=steps, steps=steps,
-                           batch_size=int(_pick(rng, (32, 64, 128))), seed=seed, **logging)
-    return TrainConfig(dataset=_pick(rng, ("digits", "synthetic")), depth=3, lr=_log_uniform(rng, 0.03, 0.08),
-                       lr_jump_step=int(rng.uniform(0.3, 0.7) * steps), lr_jump_factor=_log_uniform(rng, 20, 60),
-                       steps=steps, seed=seed, **{**logging, "log_lr": True})
+def _divergence_no_step(d: Draw) -> TrainConfig:
+    """The lr-jump divergence logged without steps (mlflow.log_metric(k, v)): order only by timestamp."""
+    return dataclasses.replace(_divergence(d), log_steps=False)
+
+
+def _blowup(d: Draw, grad: bool) -> TrainConfig:
+    """Full-batch least squares with an lr past 2/curvature: the loss grows geometrically; a divergence
+    guard stops the run before float overflow, so it climbs to 1e280-1e307 without ever being Inf."""
+    steps = d.steps(300, 2000)
+    logging = d.logging(steps, fine=True, grad=grad)
+    return TrainConfig(dataset=d.dataset(("diabetes", "regression", "friedman")), depth=0, batch_size=0,
+                       lr=d.uniform(0.9, 1.3), schedule="warmup", warmup_steps=int(d.uniform(0.2, 0.6) * steps),
+                       steps=steps, stop_above=d.log_uniform(1e280, 1e307), seed=d.seed,
+                       **{**logging, "log_grad_norm": grad})
+
+
+def _exploding(d: Draw) -> TrainConfig:
+    """An lr warmup on regression past the stability limit: the grad norm grows by orders of magnitude."""
+    steps = d.steps(300, 3000)
+    return TrainConfig(dataset=d.dataset(("diabetes", "regression", "friedman")), depth=0,
+                       lr=d.log_uniform(1.5, 3.5), schedule="warmup", warmup_steps=steps, steps=steps,
+                       batch_size=int(d.pick((32, 64, 128))), seed=d.seed, **d.logging(steps, grad=True))
+
+
+def _exploding_deep(d: Draw) -> TrainConfig:
+    """An lr jump on a deep ReLU net: the grad norm explodes, often ending in NaN."""
+    steps = d.steps(300, 3000)
+    return TrainConfig(dataset=d.dataset(("digits", "synthetic", "breast_cancer")), depth=3,
+                       lr=d.log_uniform(0.03, 0.08), lr_jump_step=int(d.uniform(0.3, 0.7) * steps),
+                       lr_jump_factor=d.log_uniform(20, 60), steps=steps, seed=d.seed,
+                       **{**d.logging(steps, grad=True), "log_lr": True})
 
 
 OSCILLATION_LR = {"moons": (15, 30), "digits": (10, 25), "breast_cancer": (3, 7), "wine": (6, 25), "iris": (10, 18)}
 
 
-def _oscillation(rng, seed):
-    """Full-batch logistic regression past its stable step size (from the start, or after a warmup):
-    bounded, persistent swings around a level that makes no net progress."""
-    steps = _steps(rng, 300, 3000)
-    dataset = _pick(rng, tuple(OSCILLATION_LR))
-    noise = float(_pick(rng, (0.0, 0.2))) if dataset == "moons" else rng.uniform(0.15, 0.25)
-    warmup = rng.random() < 0.35
-    return TrainConfig(dataset=dataset, depth=0, lr=_log_uniform(rng, *OSCILLATION_LR[dataset]), batch_size=0,
+def _oscillation_gd(d: Draw) -> TrainConfig:
+    """Full-batch logistic regression past its stable step size (edge of stability): period-2 swings
+    around a level that makes no net progress."""
+    steps = d.steps(300, 3000)
+    dataset = d.dataset(tuple(OSCILLATION_LR))
+    noise = float(d.pick((0.0, 0.2))) if dataset == "moons" else d.uniform(0.15, 0.25)
+    warmup = d.rng.random() < 0.35
+    return TrainConfig(dataset=dataset, depth=0, lr=d.log_uniform(*OSCILLATION_LR[dataset]), batch_size=0,
                        steps=steps, schedule="warmup" if warmup else "constant",
-                       warmup_steps=int(rng.uniform(0.1, 0.3) * steps), label_noise=noise, seed=seed,
-                       **_logging(rng, steps, fine=True))
+                       warmup_steps=int(d.uniform(0.1, 0.3) * steps), label_noise=noise, seed=d.seed,
+                       **d.logging(steps, fine=True))
 
 
-def _loss_spikes(rng, seed):
-    c = _healthy(rng, seed)
+def _oscillation_momentum(d: Draw) -> TrainConfig:
+    """Full-batch heavy-ball momentum 0.99 with an lr past its stability limit (lr x curvature > 2(1+0.99)):
+    the iterate rings across the valley instead of settling."""
+    steps = d.steps(400, 3000)
+    return TrainConfig(dataset=d.dataset(("wine", "iris", "digits", "breast_cancer")), depth=0, optimizer="momentum",
+                       momentum=0.99, lr=d.log_uniform(3, 30), batch_size=0, label_noise=d.uniform(0.1, 0.3),
+                       steps=steps, seed=d.seed, **d.logging(steps, fine=True))
+
+
+def _oscillation_adam(d: Draw) -> TrainConfig:
+    """Full-batch Adam (or RMSprop) with an lr 100-1000x too large: near the optimum every step has about
+    the lr's size whatever the gradient, so the loss bursts up and down around a level it never leaves."""
+    steps = d.steps(400, 3000)
+    return TrainConfig(dataset=d.dataset(("wine", "iris", "digits", "breast_cancer")), depth=0,
+                       optimizer=d.optimizer(("adam", "adam", "rmsprop")), lr=d.log_uniform(1, 4), batch_size=0,
+                       label_noise=d.uniform(0.1, 0.3), steps=steps, seed=d.seed, **d.logging(steps, fine=True))
+
+
+def _oscillation_cyclic(d: Draw) -> TrainConfig:
+    """A cyclic lr whose peak is past the stability limit: every cycle undoes the last one's progress."""
+    c = _oscillation_gd(d)
+    return dataclasses.replace(c, schedule="cyclic", lr=c.lr * d.uniform(1.5, 2.5),
+                               decay_steps=int(c.steps / d.pick((6, 10, 16))))
+
+
+def _loss_spikes(d: Draw) -> TrainConfig:
+    """A few batches with shuffled labels (or scaled inputs) in an otherwise healthy run."""
+    c = _healthy(d)
     steps = max(c.steps, 400)
-    count = int(rng.integers(1, 5))
-    burst = int(_pick(rng, (1, 1, 2, 3)))
-    starts = sorted(int(s) for s in rng.choice(np.arange(int(0.15 * steps), int(0.9 * steps)), count, replace=False))
-    return dataclasses.replace(
-        c, steps=steps, corrupt_steps=tuple(s + k for s in starts for k in range(burst)),
-        corrupt_mode=_pick(rng, ("labels", "both")) if c.dataset not in REGRESSION else "labels",
-        corrupt_scale=_log_uniform(rng, 4, 12), log_every=min(c.log_every, 2), stop_on_nan=False,
-        dropout=0.0, schedule=_pick(rng, ("constant", "warmup", "cosine")))
+    return dataclasses.replace(c, steps=steps, corrupt_steps=_spike_steps(d, steps),
+                               corrupt_mode=d.pick(("labels", "both")) if c.dataset not in REGRESSION else "labels",
+                               corrupt_scale=d.log_uniform(4, 12), log_every=min(c.log_every, 2), stop_on_nan=False,
+                               dropout=0.0, schedule=d.pick(("constant", "warmup", "cosine")))
 
 
-def _plateau(rng, seed):
-    """A saddle (small init, deep tanh) the run escapes late; an lr that decays to ~0 early; or an lr that
-    collapses for a long mid-run window (a scheduler bug) while the loss is still high."""
-    steps = _steps(rng, 2500, 8000)
-    kind = rng.random()
-    if kind < 0.45:
-        return TrainConfig(dataset=_pick(rng, ("digits", "synthetic")), depth=4, activation="tanh",
-                           init_scale=rng.uniform(0.17, 0.2), lr=rng.uniform(0.04, 0.07), steps=steps, seed=seed,
-                           **_logging(rng, steps))
-    common = dict(dataset=_pick(rng, ("digits", "synthetic")), depth=int(_pick(rng, (1, 2))), steps=steps,
-                  seed=seed, optimizer=_pick(rng, ("sgd", "momentum")), **{**_logging(rng, steps), "log_lr": True})
-    lr = _log_uniform(rng, 0.003, 0.01) / (5.0 if common["optimizer"] == "momentum" else 1.0)
-    if kind < 0.75:
-        return TrainConfig(lr=lr, schedule="exp", decay_steps=int(rng.uniform(0.01, 0.03) * steps), **common)
-    stall = int(rng.uniform(0.05, 0.15) * steps)
-    return TrainConfig(lr=lr, lr_jump_step=stall, lr_jump_until=stall + int(rng.uniform(0.35, 0.5) * steps),
+def _spike_steps(d: Draw, steps: int) -> tuple[int, ...]:
+    count, burst = int(d.rng.integers(1, 5)), int(d.pick((1, 1, 2, 3)))
+    starts = sorted(int(s) for s in d.rng.choice(np.arange(int(0.15 * steps), int(0.9 * steps)), count, replace=False))
+    return tuple(s + k for s in starts for k in range(burst))
+
+
+def _plateau_saddle(d: Draw) -> TrainConfig:
+    """A saddle (small init, deep tanh) the run escapes late."""
+    steps = d.steps(2500, 8000)
+    return TrainConfig(dataset=d.dataset(("digits", "synthetic")), depth=4, activation="tanh",
+                       init_scale=d.uniform(0.17, 0.2), lr=d.uniform(0.04, 0.07), steps=steps, seed=d.seed,
+                       **d.logging(steps))
+
+
+def _plateau_schedule(d: Draw) -> TrainConfig:
+    """An lr that decays to ~0 early, or collapses for a long mid-run window (a scheduler bug), while the
+    loss is still high."""
+    steps = d.steps(2500, 8000)
+    common = dict(dataset=d.dataset(("digits", "synthetic", "breast_cancer")), depth=int(d.pick((1, 2))), steps=steps,
+                  seed=d.seed, optimizer=d.optimizer(("sgd", "momentum")), **{**d.logging(steps), "log_lr": True})
+    lr = d.log_uniform(0.002, 0.006) / (5.0 if common["optimizer"] == "momentum" else 1.0)
+    if d.rng.random() < 0.55:
+        return TrainConfig(lr=lr, schedule="exp", decay_steps=max(1, int(d.uniform(0.005, 0.015) * steps)), **common)
+    stall = int(d.uniform(0.05, 0.15) * steps)
+    return TrainConfig(lr=lr, lr_jump_step=stall, lr_jump_until=stall + int(d.uniform(0.35, 0.5) * steps),
                        lr_jump_factor=1e-4, **common)
 
 
-def _vanishing(rng, seed):
-    """Dead ReLUs or a deep tanh stack with tiny init, full batch: the grad norm collapses, loss stalls."""
-    steps = _steps(rng, 300, 3000)
-    logging = _logging(rng, steps, grad=True)
-    dataset = _pick(rng, ("wine", "iris", "breast_cancer"))
-    if rng.random() < 0.5:
-        return TrainConfig(dataset=dataset, depth=int(_pick(rng, (2, 3))), bias_init=-rng.uniform(4, 8),
-                           lr=_log_uniform(rng, 0.05, 0.3), batch_size=0, steps=steps, seed=seed, **logging)
-    return TrainConfig(dataset=dataset, depth=int(_pick(rng, (5, 6, 8))), activation="tanh",
-                       init_scale=rng.uniform(0.03, 0.08), lr=_log_uniform(rng, 0.05, 0.3), batch_size=0, steps=steps,
-                       seed=seed, **logging)
+def _plateau_stuck(d: Draw) -> TrainConfig:
+    """Stuck from the start: a deep tanh or sigmoid stack with tiny init never leaves the chance level, while
+    its output layer still gets gradients (so the grad norm does not vanish)."""
+    steps = d.steps(500, 3000)
+    return TrainConfig(dataset=d.dataset(("digits", "synthetic", "wine", "breast_cancer")), depth=int(d.pick((5, 6))),
+                       activation=d.pick(("tanh", "sigmoid")), init_scale=d.uniform(0.03, 0.08),
+                       lr=d.log_uniform(0.01, 0.05), batch_size=int(d.pick((32, 64))), steps=steps, seed=d.seed,
+                       **d.logging(steps))
 
 
-def _overfitting(rng, seed):
+def _plateau_small_lr(d: Draw) -> TrainConfig:
+    """An lr 1000x too small: the loss creeps down a few percent and never gets anywhere."""
+    steps = d.steps(500, 3000)
+    optimizer = d.optimizer(("sgd", "momentum", "adam", "rmsprop"))
+    lr = {"sgd": (3e-6, 3e-5), "momentum": (3e-7, 3e-6), "adam": (3e-7, 3e-6), "rmsprop": (3e-7, 3e-6)}[optimizer]
+    return TrainConfig(dataset=d.dataset(("digits", "synthetic", "wine", "breast_cancer")), depth=int(d.pick((1, 2))),
+                       optimizer=optimizer, lr=d.log_uniform(*lr), steps=steps, seed=d.seed, **d.logging(steps))
+
+
+def _vanishing_dead_relu(d: Draw) -> TrainConfig:
+    """Very negative hidden biases kill every ReLU (full batch): the grad norm collapses, the loss stalls."""
+    steps = d.steps(300, 3000)
+    return TrainConfig(dataset=d.dataset(("wine", "iris", "breast_cancer")), depth=int(d.pick((2, 3))),
+                       bias_init=-d.uniform(4, 8), lr=d.log_uniform(0.05, 0.3), batch_size=0, steps=steps, seed=d.seed,
+                       **d.logging(steps, grad=True))
+
+
+def _vanishing_tanh(d: Draw) -> TrainConfig:
+    """A very deep tanh stack with tiny init, full batch: the gradient dies before reaching the inputs."""
+    steps = d.steps(300, 3000)
+    return TrainConfig(dataset=d.dataset(("wine", "iris", "breast_cancer")), depth=int(d.pick((6, 8, 10))),
+                       activation="tanh", init_scale=d.uniform(0.02, 0.06), lr=d.log_uniform(0.05, 0.3), batch_size=0,
+                       steps=steps, seed=d.seed, **d.logging(steps, grad=True))
+
+
+def _overfitting(d: Draw) -> TrainConfig:
     """A small (often noisy) train subset and a big model trained long: val turns up while train falls."""
-    steps = _steps(rng, 1500, 8000)
-    dataset = _pick(rng, ("digits", "synthetic", "breast_cancer"))
-    config = TrainConfig(dataset=dataset, depth=int(_pick(rng, (1, 2))), hidden=int(_pick(rng, (128, 256))),
-                         train_subset=int(rng.integers(60, 200)), label_noise=float(_pick(rng, (0.0, 0.2, 0.3))),
-                         optimizer=_pick(rng, ("sgd", "adam")), steps=steps, batch_size=32, seed=seed,
-                         **{**_logging(rng, steps), "log_val": True})
-    lr = _log_uniform(rng, 0.03, 0.15) if config.optimizer == "sgd" else _log_uniform(rng, 1e-3, 4e-3)
-    return dataclasses.replace(config, lr=lr)
+    steps = d.steps(1500, 8000)
+    optimizer = d.optimizer(("sgd", "adam"))
+    lr = d.log_uniform(0.03, 0.15) if optimizer == "sgd" else d.log_uniform(1e-3, 4e-3)
+    return TrainConfig(dataset=d.dataset(("digits", "synthetic", "breast_cancer")), depth=int(d.pick((1, 2))),
+                       hidden=int(d.pick((128, 256))), train_subset=int(d.rng.integers(60, 200)),
+                       label_noise=float(d.pick((0.0, 0.2, 0.3))), optimizer=optimizer, lr=lr, steps=steps,
+                       batch_size=32, seed=d.seed, **{**d.logging(steps), "log_val": True})
 
 
-def _underfitting(rng, seed):
-    """Too small a model, heavy label noise or weight decay: train and val settle high, together."""
-    steps = _steps(rng, 500, 5000)
-    kind = _pick(rng, ("linear", "tiny", "noise", "decay"))
+def _overfitting_spikes(d: Draw) -> TrainConfig:
+    """Overfitting plus a few label-shuffled batches: two problems, overfitting the one that costs the model."""
+    c = _overfitting(d)
+    return dataclasses.replace(c, corrupt_steps=_spike_steps(d, c.steps), corrupt_mode="labels",
+                               log_every=min(c.log_every, 2))
+
+
+def _underfitting(d: Draw) -> TrainConfig:
+    """Too small a model or heavy label noise: train and val settle high, together."""
+    steps = d.steps(500, 5000)
+    kind = d.pick(("linear", "tiny", "noise"))
     # no loss offset: "converged at a high level" needs the loss's natural zero
-    common = dict(steps=steps, seed=seed, lr=_log_uniform(rng, 0.02, 0.1), batch_size=int(_pick(rng, (32, 64, 128))),
-                  **{**_logging(rng, steps), "log_val": True, "loss_offset": 0.0})
+    common = dict(steps=steps, seed=d.seed, lr=d.log_uniform(0.02, 0.1), batch_size=int(d.pick((32, 64, 128))),
+                  **{**d.logging(steps), "log_val": True, "loss_offset": 0.0})
     if kind == "linear":
-        return TrainConfig(dataset=_pick(rng, ("moons", "synthetic")), depth=0, **common)
+        return TrainConfig(dataset=d.dataset(("moons", "synthetic")), depth=0, **common)
     if kind == "tiny":
-        return TrainConfig(dataset=_pick(rng, ("synthetic", "digits")), depth=1, hidden=2, **common)
-    if kind == "noise":
-        return TrainConfig(dataset=_pick(rng, ("synthetic", "digits", "wine")), depth=1, hidden=16,
-                           label_noise=rng.uniform(0.5, 0.7), **common)
-    return TrainConfig(dataset=_pick(rng, ("synthetic", "digits")), depth=1, hidden=32,
-                       weight_decay=rng.uniform(0.1, 0.3), init_scale=0.1, **common)
+        return TrainConfig(dataset=d.dataset(("synthetic", "digits")), depth=1, hidden=2, **common)
+    return TrainConfig(dataset=d.dataset(("synthetic", "digits", "wine", "breast_cancer")), depth=1, hidden=16,
+                       label_noise=d.uniform(0.5, 0.7), **common)
 
 
-def _noisy(rng, seed):
-    steps = _steps(rng, 300, 3000)
-    optimizer = _pick(rng, ("sgd", "momentum", "adam"))
-    lr = {"sgd": _log_uniform(rng, 0.015, 0.06), "momentum": _log_uniform(rng, 0.0015, 0.006),
-          "adam": _log_uniform(rng, 3e-4, 1.2e-3)}[optimizer]
+def _underfitting_decay(d: Draw) -> TrainConfig:
+    """Weight decay so heavy the weights cannot grow: train and val settle high, together."""
+    steps = d.steps(500, 5000)
+    return TrainConfig(dataset=d.dataset(("synthetic", "digits")), depth=1, hidden=32, weight_decay=d.uniform(0.1, 0.3),
+                       init_scale=0.1, steps=steps, seed=d.seed, lr=d.log_uniform(0.02, 0.1),
+                       batch_size=int(d.pick((32, 64, 128))), **{**d.logging(steps), "log_val": True, "loss_offset": 0.0})
+
+
+def _noisy(d: Draw, batches=(1, 1, 1, 2, 4), lr_scale: float = 1.0) -> TrainConfig:
+    """A batch of 1-4 examples: each step follows one batch's gradient; the trend still falls. Batch 8
+    runs scale the lr up with the batch (the linear scaling rule), which keeps the noise per step."""
+    steps = d.steps(300, 3000)
+    optimizer = d.optimizer(("sgd", "momentum", "adam", "rmsprop"))
+    lr = lr_scale * {"sgd": d.log_uniform(0.015, 0.06), "momentum": d.log_uniform(0.0015, 0.006),
+          "adam": d.log_uniform(3e-4, 1.2e-3), "rmsprop": d.log_uniform(3e-4, 1e-3)}[optimizer]
     # harder data and a little label noise keep the loss level well above zero: noise around a real trend,
     # not the per-sample jitter of a memorized set
-    return TrainConfig(dataset=_pick(rng, ("digits", "synthetic", "synthetic", "breast_cancer", "moons")),
-                       depth=int(_pick(rng, (0, 1, 2))), optimizer=optimizer, lr=lr,
-                       label_noise=float(_pick(rng, (0.0, 0.05, 0.1))),
-                       batch_size=int(_pick(rng, (1, 1, 1, 2, 4))), steps=steps,
-                       schedule=_pick(rng, ("constant", "cosine", "warmup")), warmup_steps=steps // 20, seed=seed,
-                       **{**_logging(rng, steps, fine=True), "log_every": 1})
+    return TrainConfig(dataset=d.dataset(("digits", "synthetic", "synthetic", "breast_cancer", "moons")),
+                       depth=int(d.pick((0, 1, 2))), optimizer=optimizer, lr=lr,
+                       label_noise=float(d.pick((0.0, 0.05, 0.1))), batch_size=int(d.pick(batches)), steps=steps,
+                       schedule=d.pick(("constant", "cosine", "warmup")), warmup_steps=steps // 20, seed=d.seed,
+                       **{**d.logging(steps, fine=True), "log_every": 1})
 
 
-RECIPES = {"healthy": _healthy, "nan_inf": _nan_inf, "divergence": _divergence, "exploding_gradients": _exploding,
-           "oscillation": _oscillation, "loss_spikes": _loss_spikes, "plateau": _plateau,
-           "vanishing_gradients": _vanishing, "overfitting": _overfitting, "underfitting": _underfitting,
-           "noisy_small_batch": _noisy}
+@dataclass(frozen=True)
+class Family:
+    build: Callable[[Draw], TrainConfig]
+    secondary: tuple[str, ...] = ()
+    weight: float = 1.0  # how often the family is drawn relative to its label's others
 
 
-def recipe(label: str, seed: int) -> TrainConfig:
-    """A randomized TrainConfig meant to show `label`, reproducible from the seed."""
-    rng = np.random.default_rng([seed, PATTERNS.index(label) + 1 if label in PATTERNS else 0])
-    return RECIPES[label](rng, seed)
+FAMILIES: dict[str, dict[str, Family]] = {
+    "healthy": {"tabular": Family(_healthy), "cyclic_lr": Family(_healthy_cyclic),
+                "no_step_logging": Family(_healthy_no_step, weight=0.2)},
+    "nan_inf": {"bad_batch": Family(_nan_inf), "bad_batch_in_noisy": Family(_nan_in_noisy, ("noisy_small_batch",))},
+    "divergence": {"lr_jump": Family(_divergence), "no_step_logging": Family(_divergence_no_step, weight=0.4),
+                   "finite_blowup": Family(lambda d: _blowup(d, grad=False))},
+    "exploding_gradients": {"regression_warmup": Family(_exploding),
+                            "deep_relu_lr_jump": Family(_exploding_deep),
+                            "finite_blowup": Family(lambda d: _blowup(d, grad=True), ("divergence",))},
+    "oscillation": {"full_batch_gd": Family(_oscillation_gd), "momentum_ringing": Family(_oscillation_momentum),
+                    "cyclic_lr": Family(_oscillation_cyclic), "adam_large_lr": Family(_oscillation_adam)},
+    "loss_spikes": {"bad_batches": Family(_loss_spikes)},
+    "plateau": {"saddle": Family(_plateau_saddle), "lr_schedule": Family(_plateau_schedule),
+                "stuck_from_start": Family(_plateau_stuck), "lr_too_small": Family(_plateau_small_lr)},
+    "vanishing_gradients": {"dead_relu": Family(_vanishing_dead_relu), "deep_tanh_tiny_init": Family(_vanishing_tanh)},
+    "overfitting": {"small_subset": Family(_overfitting), "with_spikes": Family(_overfitting_spikes, ("loss_spikes",))},
+    "underfitting": {"capacity_or_noise": Family(_underfitting), "weight_decay": Family(_underfitting_decay)},
+    "noisy_small_batch": {"batch_1_to_4": Family(_noisy), "batch_8": Family(lambda d: _noisy(d, (8,), d.uniform(4, 8)))},
+}
+LABELS = tuple(FAMILIES)  # healthy first, then the patterns
+
+
+def recipe(label: str, seed: int, split: str = "dev") -> Recipe:
+    """A randomized recipe for `label` in `split`, reproducible from (label, seed, split).
+
+    Test runs come from a held-out family (when the label has one) 60% of the time, else from a dev family
+    forced onto the held-out dataset or optimizer."""
+    rng = np.random.default_rng([seed, LABELS.index(label), SPLITS.index(split)])
+    families = FAMILIES[label]
+    held = [name for name in families if f"{label}/{name}" in HELD_OUT_FAMILIES]
+    dev = [name for name in families if name not in held]
+
+    def draw(names: list[str]) -> str:
+        weights = np.array([families[name].weight for name in names])
+        return names[int(rng.choice(len(names), p=weights / weights.sum()))]
+
+    for _ in range(50):
+        if split == "dev":
+            name, force = draw(dev), None
+        elif held and rng.random() < 0.6:
+            name, force = draw(held), "any"
+        else:
+            name, force = draw(dev), ("dataset", "optimizer")[int(rng.integers(2))]
+        family = families[name]
+        made = Recipe(label, f"{label}/{name}", family.build(Draw(rng, seed, force)), family.secondary)
+        if made.split == split:
+            return made
+    raise ValueError(f"no {split} recipe for {label}")
