@@ -123,9 +123,10 @@ def print_families(rows: list[dict]) -> None:
     print(f"{'split':5s} {'family':42s} {'n':>4s} {'primary':>8s} {'found':>6s}  most common wrong primary")
     for (split, family), group in sorted(by_family.items()):
         wrong = collections.Counter(r["primary"] for r in group if r["primary"] != r["label"]).most_common(1)
+        found = sum(r["label"] in r["patterns"] for r in group) / len(group)
         print(f"{split:5s} {family:42s} {len(group):4d} {sum(r['primary'] == r['label'] for r in group) / len(group):8.0%} "
-              f"{sum(r['label'] in r['patterns'] for r in group) / len(group):6.0%}  "
-              + (f"{wrong[0][0]} ×{wrong[0][1]}" if wrong else ""))
+              + (f"{'-':>6s}" if group[0]["label"] == "healthy" else f"{found:6.0%}")
+              + (f"  {wrong[0][0]} ×{wrong[0][1]}" if wrong else ""))
 
 
 def main(argv=None):

@@ -119,8 +119,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True, type=Path, help="sqlite file to create or extend")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--per-class", type=int, default=20, help="runs per failure pattern")
-    parser.add_argument("--healthy", type=int, default=70, help="healthy runs")
+    parser.add_argument("--per-class", type=int, default=22, help="runs per failure pattern")
+    parser.add_argument("--healthy", type=int, default=80, help="healthy runs")
     parser.add_argument("--test-fraction", type=float, default=0.4,
                         help="share of each label's runs drawn from held-out families, datasets and optimizers")
     parser.add_argument("--workers", type=int, default=2)

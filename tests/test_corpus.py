@@ -82,7 +82,6 @@ FAULTS = [
     ("oscillation/full_batch_gd", lambda c: dataclasses.replace(c, lr=c.lr / 30)),
     ("oscillation/momentum_ringing", lambda c: dataclasses.replace(c, momentum=0.0, lr=c.lr / 10)),
     ("noisy_small_batch/batch_1_to_4", lambda c: dataclasses.replace(c, batch_size=128)),
-    ("vanishing_gradients/dead_relu", lambda c: dataclasses.replace(c, bias_init=0.0)),
 ]
 
 
