@@ -7,6 +7,8 @@ most confident finding; findings that restate another's symptom are dropped firs
 
 from __future__ import annotations
 
+import dataclasses
+
 from posthoc.config import Config
 from posthoc.detectors import DETECTORS
 from posthoc.kinds import (
@@ -85,7 +87,7 @@ def diagnose(run: Run, config: Config | None = None, strict: bool = False,
         findings.append(Finding("insufficient_data", "info", 1.0, None, None, None, {"metrics_logged": len(run.metrics)},
                                 "the run logged no finite metric values: nothing to analyze"))
     findings = [f for f in findings if not any(_explains(other, f) for other in findings)]
-    ordered = tuple(sorted(findings, key=_order_key))
+    ordered = tuple(sorted((_mark_order(f, run) for f in findings), key=_order_key))
     return Diagnosis(
         run=run,
         status=status_of(ordered),
@@ -95,6 +97,7 @@ def diagnose(run: Run, config: Config | None = None, strict: bool = False,
         skipped=tuple(skipped),
         errors=tuple(errors),
         experiment_tests=cited,
+        role_notes=roles.notes,
     )
 
 
@@ -106,7 +109,17 @@ def _diagnose_test(run: Run, roles: Roles, match: KindMatch, context: Experiment
     reason = f"not applied to {KIND_LABELS[match.kind]} (recognized by {match.source}): its own verdict replaces it"
     return Diagnosis(run=run, status=status_of(findings), primary=primary_of(findings), findings=findings,
                      roles=roles.keys(), skipped=tuple(Skipped(d.PATTERN, reason) for d in DETECTORS),
-                     kind=match.kind, kind_source=match.source, test=result, experiment_tests=cited)
+                     kind=match.kind, kind_source=match.source, test=result, experiment_tests=cited,
+                     role_notes=roles.notes)
+
+
+def _mark_order(f: Finding, run: Run) -> Finding:
+    """Evidence of a metric logged without a step says its steps are positions in time order."""
+    series = run.metrics.get(f.metric) if f.metric else None
+    if series is None or series.ordered_by == "step":
+        return f
+    return dataclasses.replace(f, evidence={**f.evidence, "ordered_by": series.ordered_by})
+
 
 
 def _explains(other: Finding, f: Finding) -> bool:

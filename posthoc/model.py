@@ -12,19 +12,30 @@ SEVERITY_RANK = {"critical": 2, "warning": 1, "info": 0}
 
 @dataclass(frozen=True, eq=False)
 class Series:
-    """One metric history: steps sorted ascending, one value per step, NaN and ±Inf kept."""
+    """One metric history: steps sorted ascending, one value per step, NaN and ±Inf kept.
+
+    `ordered_by` is "timestamp" when the metric was logged without a step (MLflow writes step 0 for every
+    point): its points are then ordered by time and numbered 0, 1, 2… so each index stands in for a step.
+    """
 
     key: str
     steps: np.ndarray
     values: np.ndarray
     timestamps: np.ndarray
+    ordered_by: str = "step"
 
     @classmethod
     def from_points(cls, key: str, steps, values, timestamps) -> Series:
-        """Sort by step; where a step repeats, keep the value logged last (latest timestamp)."""
+        """Sort by step; where a step repeats, keep the value logged last (latest timestamp).
+
+        Points that all share one step but not one timestamp were logged without a step: they are kept
+        in time order instead (autologged boosters share timestamps across steps, which stay valid)."""
         steps = np.asarray(steps, dtype=np.int64)
         values = np.asarray(values, dtype=np.float64)
         timestamps = np.asarray(timestamps, dtype=np.int64)
+        if len(steps) > 1 and steps.min() == steps.max() and timestamps.min() < timestamps.max():
+            order = np.argsort(timestamps, kind="stable")
+            return cls(key, np.arange(len(steps), dtype=np.int64), values[order], timestamps[order], "timestamp")
         order = np.lexsort((np.arange(len(steps)), timestamps, steps))
         steps, values, timestamps = steps[order], values[order], timestamps[order]
         keep = np.ones(len(steps), dtype=bool)
@@ -45,12 +56,12 @@ class Series:
     def finite_part(self) -> Series:
         """The points with finite values, for detectors that measure shape rather than breakage."""
         mask = self.finite
-        return Series(self.key, self.steps[mask], self.values[mask], self.timestamps[mask])
+        return Series(self.key, self.steps[mask], self.values[mask], self.timestamps[mask], self.ordered_by)
 
     def until(self, step: int) -> Series:
         """The points logged at or before `step`."""
         mask = self.steps <= step
-        return Series(self.key, self.steps[mask], self.values[mask], self.timestamps[mask])
+        return Series(self.key, self.steps[mask], self.values[mask], self.timestamps[mask], self.ordered_by)
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,6 +152,7 @@ class Diagnosis:
     # the experiment's test runs that speak for this run (posthoc.kinds.LoggedTest); None: the experiment's other
     # runs were not read, so nothing can be said about its tests
     experiment_tests: tuple | None = None
+    role_notes: tuple[str, ...] = ()  # points read differently or set aside (autolog extras, step-less order)
 
     def to_dict(self) -> dict:
         from posthoc import __version__
@@ -155,6 +167,7 @@ class Diagnosis:
             "primary": self.primary,
             "findings": [f.to_dict() for f in self.findings],
             "roles": dict(self.roles),
+            "role_notes": list(self.role_notes),
             "skipped": [{"detector": s.detector, "reason": s.reason} for s in self.skipped],
             "errors": list(self.errors),
             "kind": self.kind,

@@ -1,6 +1,7 @@
 """Score posthoc's analyzer on a labeled corpus built by scripts/make_corpus.py.
 
     python scripts/evaluate.py --db /tmp/corpus-1.db [--by split|family] [--show-errors] [--json]
+    python scripts/evaluate.py --db /tmp/autolog-11.db --by framework   # scripts/make_autolog_corpus.py's runs
 
 For each group of runs (by default dev and test, the held-out families) prints the confusion matrix
 (label × primary), per-class precision/recall/F1, macro-F1, the healthy false-alarm rate (healthy runs
@@ -19,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from corpus.autolog import FRAMEWORK_TAG
 from corpus.recipes import FAMILY_TAG, LABEL_TAG, LABELS_TAG, PATTERNS, SPLIT_TAG
 
 from posthoc.diagnose import diagnose
@@ -94,6 +96,7 @@ def evaluate(db: Path, experiment: str | None) -> tuple[list[dict], float]:
             rows.append({"run_id": run.run_id, "run_name": run.run_name, "label": label,
                          "labels": run.tags.get(LABELS_TAG, label).split(","),
                          "family": run.tags.get(FAMILY_TAG, label), "split": run.tags.get(SPLIT_TAG, "dev"),
+                         "framework": run.tags.get(FRAMEWORK_TAG, "numpy"),
                          "primary": diagnosis.primary, "status": diagnosis.status,
                          "patterns": [f.pattern for f in diagnosis.findings if f.severity in ("warning", "critical")],
                          "message": top.message if top else "", "errors": list(diagnosis.errors)})
@@ -127,6 +130,7 @@ def print_families(rows: list[dict]) -> None:
         print(f"{split:5s} {family:42s} {len(group):4d} {sum(r['primary'] == r['label'] for r in group) / len(group):8.0%} "
               + (f"{'-':>6s}" if group[0]["label"] == "healthy" else f"{found:6.0%}")
               + (f"  {wrong[0][0]} ×{wrong[0][1]}" if wrong else ""))
+
 
 
 def main(argv=None):

@@ -18,3 +18,14 @@ def test_finding_json_has_no_nan_or_inf():
     f = Finding("nan_inf", "critical", 1.0, "loss", 3, 9, {"a": float("nan"), "b": [float("inf"), 1.0]}, "m")
     assert f.to_dict()["evidence"] == {"a": None, "b": ["inf", 1.0]}
     assert json_number(np.float32(-np.inf)) == "-inf"
+
+
+def test_points_logged_without_a_step_are_ordered_by_time():
+    s = Series.from_points("loss", [0, 0, 0, 0], [3.0, 1.0, 2.0, 0.5], [30, 10, 20, 40])
+    assert s.ordered_by == "timestamp" and s.steps.tolist() == [0, 1, 2, 3] and s.values.tolist() == [1.0, 2.0, 3.0, 0.5]
+    assert s.finite_part().ordered_by == "timestamp"
+
+
+def test_steps_that_advance_under_one_timestamp_stay_steps():
+    s = Series.from_points("train-logloss", [2, 0, 1], [0.5, 0.7, 0.6], [5, 5, 5])  # autologged booster batch
+    assert s.ordered_by == "step" and s.values.tolist() == [0.7, 0.6, 0.5]

@@ -36,3 +36,31 @@ def test_bad_threshold_names_are_reported(tmp_path):
 def test_replicate_params_accepts_one_name(tmp_path):
     (tmp_path / "posthoc.toml").write_text('replicate_params = "trial"\n')
     assert load_config(cwd=tmp_path).replicate_params == ("trial",)
+
+
+def _run(metrics: dict, params: dict | None = None):
+    from posthoc.model import Run, Series
+
+    series = {key: Series.from_points(key, range(len(v)), v, [7] * len(v)) for key, v in metrics.items()}
+    return Run("r", "r", "0", "FINISHED", None, None, params or {}, {}, series)
+
+
+def test_booster_sets_resolve_to_loss_roles_not_scores():
+    roles = resolve_roles(_run({"train-auc": [0.7, 0.8, 0.9], "train-logloss": [0.6, 0.5, 0.4],
+                                "eval-auc": [0.7, 0.75, 0.76], "eval-logloss": [0.62, 0.58, 0.57]},
+                               {"verbose_eval": "False"}))
+    assert roles.keys() == {"train_loss": "train-logloss", "val_loss": "eval-logloss"} and roles.framework == "xgboost"
+
+
+def test_validation_0_is_the_training_set_only_when_it_ends_lowest():
+    trap = resolve_roles(_run({"validation_0-logloss": [0.6, 0.3, 0.1], "validation_1-logloss": [0.6, 0.5, 0.55]}))
+    assert trap.keys() == {"train_loss": "validation_0-logloss", "val_loss": "validation_1-logloss"}
+    two_val_sets = resolve_roles(_run({"validation_0-rmse": [3.0, 2.5, 2.4], "validation_1-rmse": [3.0, 2.2, 2.1]}))
+    assert two_val_sets.keys() == {"val_loss": "validation_1-rmse"}
+
+
+def test_score_metrics_are_maximized():
+    from posthoc.roles import higher_is_better
+
+    assert higher_is_better("valid_0-auc") and higher_is_better("val_accuracy") and higher_is_better("eval-ndcg@5")
+    assert not higher_is_better("valid_0-binary_error") and not higher_is_better("validation-mape")

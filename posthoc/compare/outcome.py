@@ -5,17 +5,12 @@ missing data: a NaN run says something about its setting."""
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from posthoc.model import Run
-from posthoc.roles import resolve_roles
-
-# Metrics where bigger is better; everything else (losses, errors, perplexity…) is minimized.
-_MAXIMIZED = re.compile(r"(acc|accuracy|f1|auc|auroc|precision|recall|r2|score|iou|map|bleu|rouge|reward|return)($|[^a-z])",
-                        re.IGNORECASE)
+from posthoc.roles import higher_is_better, resolve_roles
 
 
 @dataclass(frozen=True)
@@ -33,7 +28,7 @@ class Outcome:
 
 def default_mode(target: str | None) -> str:
     """min for losses; max for accuracy-like targets (val_acc, f1, auc, …)."""
-    return "max" if target and _MAXIMIZED.search(target.rsplit("/", 1)[-1]) else "min"
+    return "max" if target and higher_is_better(target) else "min"
 
 
 def any_val_loss(runs: list[Run], role_overrides: dict | None = None) -> bool:

@@ -12,7 +12,8 @@ import math
 from posthoc.model import Finding, Run
 from posthoc.numbers import short
 
-LR_PARAMS = ("lr", "learning_rate", "learning-rate", "optimizer.lr", "optim.lr", "base_lr", "max_lr")
+LR_PARAMS = ("lr", "learning_rate", "learning-rate", "optimizer.lr", "optim.lr", "base_lr", "max_lr",
+             "optimizer_learning_rate")  # the last: Keras autolog's optimizer config
 BATCH_PARAMS = ("batch_size", "per_device_train_batch_size", "train_batch_size", "batch-size", "bs")
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from posthoc.detectors.base import finding, fmt, rounded
+from posthoc.detectors.boosting import overfitting_advice
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
 from posthoc.signal import profile, ramp
@@ -76,6 +77,14 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     confidence = 0.55 + 0.45 * min(ramp(rise_ratio, t.min_rise, 0.5), ramp(rise_noise, t.min_rise_noise, 15))
     message = (f"{val.key} bottomed at {fmt(evidence['best_val'])} (step {raw_best}) and rose to {fmt(pv.tail)} while "
                f"{train.key} kept falling ({fmt(train_at_best)} to {fmt(pt.tail)})")
+    if roles.best_step is not None:
+        # an early-stopping callback already kept the best iteration: the rise is its patience window
+        evidence["early_stopping_best_step"] = roles.best_step
+        message += f"; early stopping kept iteration {roles.best_step}"
+        return [finding(PATTERN, "info", confidence, val.key, (raw_best, last_step), evidence, message, [])]
+    if roles.framework is not None:
+        return [finding(PATTERN, SEVERITY, confidence, val.key, (raw_best, last_step), evidence, message,
+                        overfitting_advice(run, roles.framework, raw_best))]
     suggestions = [f"stop early at step {raw_best} (keep that checkpoint; patience of a few evaluations)"]
     wd = run.params.get("weight_decay")
     try:

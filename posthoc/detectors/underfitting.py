@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from posthoc.detectors.base import finding, fmt, rounded
+from posthoc.detectors.boosting import underfitting_advice
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
 from posthoc.signal import profile, ramp
@@ -63,11 +64,14 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     confidence = 0.55 + 0.45 * min(ramp(level_ratio, t.min_level_ratio, 0.7), ramp(-gap_ratio, -t.max_gap, -0.05))
     message = (f"{train.key} converged at {fmt(pt.tail)} ({fmt(100 * level_ratio)}% of its initial {fmt(pt.head)}) "
                f"with {val.key} close at {fmt(pv.tail)}: the model does not fit its training data")
+    span = (int(pt.steps[0]), int(pt.steps[-1]))
+    if roles.framework is not None:
+        return [finding(PATTERN, SEVERITY, confidence, train.key, span, evidence, message,
+                        underfitting_advice(run, roles.framework))]
     suggestions = []
     wd = run.params.get("weight_decay")
     if wd not in (None, "0", "0.0"):
         suggestions.append(f"weight_decay={wd}: lower it 10x or remove it")
     suggestions += ["increase capacity (wider or deeper layers) or train longer with a higher learning rate",
                     "reduce regularization (dropout, weight decay, label smoothing) and check the features/labels"]
-    return [finding(PATTERN, SEVERITY, confidence, train.key, (int(pt.steps[0]), int(pt.steps[-1])), evidence, message,
-                    suggestions)]
+    return [finding(PATTERN, SEVERITY, confidence, train.key, span, evidence, message, suggestions)]

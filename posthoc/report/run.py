@@ -122,6 +122,7 @@ def build_run_context(diagnosis: Diagnosis, experiment_params: dict[str, str] | 
         "tags": [{"key": k, "value": v} for k, v in tags],
         "roles": [{"role": role, "key": diagnosis.roles.get(role, ""), "resolved": role in diagnosis.roles}
                   for role in ROLES],
+        "role_notes": list(diagnosis.role_notes),
         "skipped": [{"detector": s.detector, "reason": s.reason} for s in diagnosis.skipped],
         "errors": list(diagnosis.errors),
         "version": __version__,

@@ -43,6 +43,7 @@ def to_text(diagnoses: list[Diagnosis], style=lambda text, **kw: text) -> str:
             lines.extend(f"      → {s}" for s in f.suggestions)
         roles = ", ".join(f"{role}={key}" for role, key in d.roles.items()) or "none resolved"
         lines.append(f"  roles: {roles}")
+        lines.extend(f"  role note: {note}" for note in d.role_notes)
         by_reason: dict[str, list[str]] = {}
         for s in d.skipped:  # a test run skips every detector for one reason: one line, not ten
             by_reason.setdefault(s.reason, []).append(s.detector)
