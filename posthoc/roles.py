@@ -103,12 +103,7 @@ def resolve_roles(run: Run, overrides: dict[str, tuple[str, ...]] | None = None)
                 resolved[role] = run.metrics[match]
                 taken.add(match)
                 break
-    train = resolved.get("train_loss")
-    if train is not None and len(train) and np.all(np.diff(train.timestamps) >= 0):
-        for role, series in resolved.items():
-            if role != "train_loss" and series.ordered_by == "timestamp":
-                resolved[role] = _on_train_steps(series, train)
-    notes = []
+    notes = _place_stepless(resolved)
     if "val_loss" in run.metrics and "validation_loss" in run.metrics:
         notes.append("validation_loss, validation_*: Keras autolog's copies at step 0 after each validation pass; "
                      "val_loss is read instead")
@@ -132,6 +127,23 @@ def _first_match(alias: str, keys: list[str], taken: set[str]) -> str | None:
     if not any(ch in alias for ch in "*?["):
         return alias if alias in keys and alias not in taken else None
     return next((k for k in keys if k not in taken and fnmatch.fnmatchcase(k, alias)), None)
+
+
+def _place_stepless(resolved: dict[str, Series]) -> list[str]:
+    """Series logged without a step: the train loss keeps its time order (steps = positions); the other
+    roles move onto the train loss's steps by time, so a coarser val grid still lines up with train."""
+    train = resolved.get("train_loss")
+    aligned = train is not None and len(train) > 0 and bool(np.all(np.diff(train.timestamps) >= 0))
+    notes = []
+    for role, series in resolved.items():
+        if series.ordered_by != "timestamp":
+            continue
+        if role != "train_loss" and aligned:
+            resolved[role] = _on_train_steps(series, train)
+            notes.append(f"{series.key}: logged without a step; placed on {train.key}'s steps by timestamp")
+        else:
+            notes.append(f"{series.key}: logged without a step; ordered by timestamp (step = position)")
+    return notes
 
 
 def _on_train_steps(series: Series, train: Series) -> Series:
