@@ -30,6 +30,11 @@ class Sibling:
     params: dict[str, str]
     lr: float | None  # the first lr-like param it logged
 
+    @classmethod
+    def of(cls, run_id: str, run_name: str, params: dict[str, str]) -> Sibling:
+        found = param_number(Run(run_id, run_name, "", "", None, None, params, {}, {}), LR_PARAMS)
+        return cls(run_id, run_name, dict(params), None if found is None else found[1])
+
 
 @dataclass(frozen=True)
 class LoggedTest:
@@ -62,8 +67,10 @@ def analyze_test(run: Run, roles: Roles, kind: str) -> RangeTest | OneBatchTest 
     return None
 
 
-def build_context(runs: list[Run], aliases: dict | None = None) -> dict[str, ExperimentContext]:
-    """experiment id → its tests and siblings, from runs already read (the CLI's or nightly's)."""
+def build_context(runs: list[Run], aliases: dict | None = None,
+                  known: dict[str, list[Sibling]] | None = None) -> dict[str, ExperimentContext]:
+    """experiment id → its tests and siblings, from runs already read (the CLI's or nightly's); `known` adds
+    runs known by their params only, by experiment id (the nightly job's earlier nights)."""
     tests: dict[str, list[LoggedTest]] = {}
     siblings: dict[str, list[Sibling]] = {}
     for run in runs:
@@ -74,15 +81,12 @@ def build_context(runs: list[Run], aliases: dict | None = None) -> dict[str, Exp
             tests.setdefault(run.experiment_id, []).append(
                 LoggedTest(run.run_id, run.run_name, kind, dict(run.params), result, run.start_time or 0))
         elif kind == TRAINING:
-            siblings.setdefault(run.experiment_id, []).append(Sibling(run.run_id, run.run_name, dict(run.params), _lr(run)))
+            siblings.setdefault(run.experiment_id, []).append(Sibling.of(run.run_id, run.run_name, run.params))
+    for experiment_id, extra in (known or {}).items():
+        siblings.setdefault(experiment_id, []).extend(extra)
     return {experiment_id: ExperimentContext(tuple(sorted(tests.get(experiment_id, ()), key=lambda t: t.start_time)),
                                              tuple(siblings.get(experiment_id, ())))
-            for experiment_id in {r.experiment_id for r in runs}}
-
-
-def _lr(run: Run) -> float | None:
-    found = param_number(run, LR_PARAMS)
-    return None if found is None else found[1]
+            for experiment_id in {r.experiment_id for r in runs} | set(known or {})}
 
 
 def same_problem(a: dict[str, str], b: dict[str, str], kind: str) -> bool:

@@ -105,6 +105,7 @@ def _analyze(store, todo, versions, options, config, key, experiment_ids, writeb
              on_progress) -> None:
     """Read batches here, analyze chunks in workers, journal each outcome as it arrives."""
     experiment_params = _experiment_params(store, experiment_ids)
+    contexts = _experiment_contexts(store, todo, versions, experiment_ids, state, config)
     runs_by_id: dict[str, Run] = {}
     pending: dict[Future, list[Run]] = {}
     executor = _executor(options.workers)
@@ -125,7 +126,8 @@ def _analyze(store, todo, versions, options, config, key, experiment_ids, writeb
 
     def submit(chunk: list[Run]) -> Future:
         params = {r.experiment_id: experiment_params.get(r.experiment_id) for r in chunk}
-        return executor.submit(analyze_chunk, chunk, config, str(options.out_dir), params, os.getpid())
+        context = {r.experiment_id: contexts.get(r.experiment_id) for r in chunk}
+        return executor.submit(analyze_chunk, chunk, config, str(options.out_dir), params, os.getpid(), context)
 
     try:
         for batch in read_batches(store, todo, experiment_ids):
@@ -182,6 +184,30 @@ def _experiment_params(store, experiment_ids: list[str]) -> dict[str, dict[str, 
     return out
 
 
+CONTEXT_MAX_NEW_RUNS = 500  # new runs read once more to find tonight's one-batch and range tests
+
+
+def _experiment_contexts(store, todo: list[str], versions: dict, experiment_ids: list[str], state,
+                         config: Config) -> dict:
+    """Each experiment's one-batch and range tests (posthoc.kinds), which every run report's checklist cites:
+    the tests earlier nights found, plus tonight's new runs read once more here; with more new runs than
+    CONTEXT_MAX_NEW_RUNS the reports say the experiment's runs were not read instead."""
+    from posthoc.kinds import Sibling, build_context
+
+    new = [run_id for run_id in todo if run_id not in state.records]
+    if len(new) > CONTEXT_MAX_NEW_RUNS:
+        return {}
+    known_tests = [r.run_id for r in state.records.values() if r.experiment_id in experiment_ids
+                   and (r.diagnosis or {}).get("kind", "training") != "training" and r.run_id in versions]
+    runs = [run for batch in read_batches(store, list(dict.fromkeys(known_tests + new)), experiment_ids) for run in batch]
+    read = {run.run_id for run in runs}
+    known: dict[str, list[Sibling]] = {}
+    for record in state.records.values():
+        if record.run_id not in read and record.experiment_id in experiment_ids:
+            known.setdefault(record.experiment_id, []).append(Sibling.of(record.run_id, record.run_name, record.params))
+    return build_context(runs, config.roles, known)
+
+
 def _record(run: Run, outcome: Outcome, versions, key: str) -> RunRecord:
     status, version = versions[run.run_id]
     return RunRecord(
@@ -216,7 +242,8 @@ def _write_back(writeback, record: RunRecord, out_dir: Path) -> str | None:
 _BUSY = threading.Lock()  # held while a worker writes a report, so it never exits half-way
 
 
-def analyze_chunk(runs: list[Run], config: Config, out_dir: str, experiment_params: dict, parent_pid: int) -> list[Outcome]:
+def analyze_chunk(runs: list[Run], config: Config, out_dir: str, experiment_params: dict, parent_pid: int,
+                  contexts: dict | None = None) -> list[Outcome]:
     """Diagnose, render and write each run's report; an exception costs only its own run."""
     from posthoc.diagnose import diagnose
     from posthoc.report import render_run_report
@@ -227,7 +254,7 @@ def analyze_chunk(runs: list[Run], config: Config, out_dir: str, experiment_para
             if os.getppid() != parent_pid and os.getpid() != parent_pid:
                 os._exit(0)  # the job was killed: a rerun will analyze this run
             try:
-                diagnosis = diagnose(run, config)
+                diagnosis = diagnose(run, config, context=(contexts or {}).get(run.experiment_id))
                 html = render_run_report(diagnosis, experiment_params.get(run.experiment_id))
                 write_atomic(report_path(Path(out_dir), run.run_id), html, durable=False)
                 outcomes.append(Outcome(run.run_id, diagnosis.to_dict(), sketch=sketch_metrics(run, diagnosis.roles)))

@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from posthoc.cli import cli
 from posthoc.demo.loops import TrainConfig
+from posthoc.nightly.state import report_path
 
 WINE = dict(dataset="wine", hidden=16)
 
@@ -57,3 +58,20 @@ def test_html_checklist_cites_the_tests_and_the_range_test_has_its_chart(experim
     analyze(experiment, "finder", "html", "--out", str(tmp_path / "finder.html"))
     finder = (tmp_path / "finder.html").read_text()
     assert 'class="chart line lr-range"' in finder and ">suggested " in finder and ">diverged " in finder
+
+
+def test_nightly_reports_cite_the_tests_found_tonight_and_on_earlier_nights(experiment, tmp_path):
+    def night():
+        result = CliRunner().invoke(cli, ["nightly", "--experiment", "reports", "--out", str(tmp_path / "night"),
+                                          "--workers", "1", "--tracking-uri", experiment.uri])
+        assert result.exit_code in (0, 1), result.stderr  # 1: the lr=50 run failed, as it should
+
+    def cites(name):
+        html = report_path(tmp_path / "night", experiment.ids[name]).read_text()
+        return "passed in run &#39;overfit-one-batch&#39;: loss" in html
+
+    night()
+    assert cites("lr=0.05")
+    experiment.add("lr=0.05 later", TrainConfig(lr=0.05, steps=150, seed=1, **WINE), experiment="reports")
+    night()  # analyzes only the new run; the one-batch test is known from the first night
+    assert cites("lr=0.05 later")
