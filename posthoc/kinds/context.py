@@ -74,9 +74,12 @@ def build_context(runs: list[Run], aliases: dict | None = None,
     tests: dict[str, list[LoggedTest]] = {}
     siblings: dict[str, list[Sibling]] = {}
     for run in runs:
-        roles = resolve_roles(run, aliases)
-        kind = recognize(run, roles).kind
-        result = analyze_test(run, roles, kind) if kind != TRAINING else None
+        try:
+            roles = resolve_roles(run, aliases)
+            kind = recognize(run, roles).kind
+            result = analyze_test(run, roles, kind) if kind != TRAINING else None
+        except Exception:  # e.g. a config alias that is no string: the run's own analysis records the error
+            continue
         if result is not None:
             tests.setdefault(run.experiment_id, []).append(
                 LoggedTest(run.run_id, run.run_name, kind, dict(run.params), result, run.start_time or 0))
