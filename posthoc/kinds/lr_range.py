@@ -54,11 +54,19 @@ class RangeTest:
 
 
 def ema(values: np.ndarray, beta: float = SMOOTHING) -> np.ndarray:
-    """Exponential moving average with bias correction: avg_t / (1 - beta^(t+1)), as fastai's Recorder."""
-    from scipy.signal import lfilter
+    """Exponential moving average with bias correction: avg_t / (1 - beta^(t+1)), as fastai's Recorder.
 
-    raw = lfilter([1.0 - beta], [1.0, -beta], np.asarray(values, dtype=np.float64))
-    return raw / (1.0 - beta ** np.arange(1, len(raw) + 1))
+    Closed form per block of 256 points (beta^-256 stays small), carrying the average across blocks;
+    scipy.signal.lfilter would do it in one call but costs seconds to import."""
+    values = np.asarray(values, dtype=np.float64)
+    raw, carry = np.empty(len(values)), 0.0
+    for start in range(0, len(values), 256):
+        block = values[start : start + 256]
+        k = np.arange(len(block))
+        raw[start : start + len(block)] = (beta ** (k + 1) * carry
+                                           + (1.0 - beta) * beta**k * np.cumsum(block * beta ** -k.astype(np.float64)))
+        carry = raw[start + len(block) - 1]
+    return raw / (1.0 - beta ** np.arange(1, len(values) + 1))
 
 
 def valley_index(smoothed: np.ndarray) -> int:
