@@ -50,6 +50,15 @@ def test_json_gains_the_kind_and_the_cited_tests(experiment):
     assert [r["run_name"] for r in past_finding["evidence"]["runs"]] == ["lr=50"]
 
 
+def test_an_experiment_too_large_to_read_is_said_so_not_called_empty(experiment, monkeypatch):
+    import posthoc.cli
+
+    monkeypatch.setattr(posthoc.cli, "CONTEXT_MAX_RUNS", 2)  # the experiment holds more runs than that
+    assert json.loads(analyze(experiment, "lr=0.05", "json").stdout)["experiment_tests"] is None
+    text = analyze(experiment, "lr=0.05", "text").stdout
+    assert "Single Batch Test: not checked: the experiment's other runs were not read" in text
+
+
 def test_html_checklist_cites_the_tests_and_the_range_test_has_its_chart(experiment, tmp_path):
     analyze(experiment, "lr=50", "html", "--out", str(tmp_path / "past.html"))
     html = (tmp_path / "past.html").read_text()
