@@ -179,7 +179,8 @@ def _progress(total: int, label: str):
 @click.option("--tracking-uri", metavar="URI", help="Where to log the demo (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).")
 @click.option("--experiment", default="posthoc-demo", show_default=True, help="Demo experiment name.")
 @click.option("--sweeps/--no-sweeps", default=True, show_default=True,
-              help="Also log the posthoc-sweeps experiment (18 small runs) and print its comparison summary.")
+              help="Also log the posthoc-sweeps experiments (18 small runs, logged plain and as the HF Trainer logs) "
+                   "and print their comparison summaries.")
 @click.option("--debug", is_flag=True, expose_value=False, callback=_set_debug, is_eager=True, help="Show tracebacks.")
 def demo(tracking_uri, experiment, sweeps):
     """Train small numpy models with injected faults into MLflow, then analyze every run.
@@ -244,17 +245,22 @@ def _write_html(diagnoses, out: str | None) -> None:
               help="Keep runs matching e.g. \"params.optimizer = 'adam' AND params.lr < 0.1\".")
 @click.option("--target", metavar="METRIC", help="Metric key to compare (default: best val loss, else final train loss).")
 @click.option("--mode", type=click.Choice(["min", "max"]), help="Is lower or higher better (default: max for accuracy-like targets).")
+@click.option("--ignore", "ignore", multiple=True, metavar="PARAM",
+              help="Never compare on this param (repeatable); adds to ignore_params in config.")
+@click.option("--keep", "keep", multiple=True, metavar="PARAM",
+              help="Compare on this param even if it looks like an identifier (repeatable).")
 @store_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]),
               help="text (default on a terminal), json (default when piped) or html (a self-contained report).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
-def compare(experiments, run_ids, filter_text, target, mode, tracking_uri, config_path, fmt, out):
+def compare(experiments, run_ids, filter_text, target, mode, ignore, keep, tracking_uri, config_path, fmt, out):
     """Compare runs one variable at a time: effects beyond seed noise, and confounded params.
 
     \b
     For each param, runs that differ only in it (seeds aside) are compared on the target; an effect is
     significant only when it clears the noise band of seed replicates. Params that always changed
-    together are reported as confounded. A random-forest importance ranking follows as a coarser view.
+    together are reported as confounded. Identifiers (paths, times, names that differ in every run) are
+    set aside and listed. A random-forest importance ranking follows as a coarser view.
     """
     import json
 
@@ -289,7 +295,8 @@ def compare(experiments, run_ids, filter_text, target, mode, tracking_uri, confi
     if target is not None and not any(target in r.metrics for r in runs):
         keys = sorted({k for r in runs for k in r.metrics})
         raise BadInput(f"no run logged metric {target!r}; logged: {', '.join(keys[:12]) or 'none'}")
-    comparison = compare_runs(runs, [diagnose(r, config) for r in runs], target=target, mode=mode, config=config)
+    comparison = compare_runs(runs, [diagnose(r, config) for r in runs], target=target, mode=mode, config=config,
+                              ignore=ignore, keep=keep)
     fmt = fmt or ("text" if sys.stdout.isatty() and out is None else "json")
     if fmt == "json":
         text = json.dumps(comparison.to_dict(), indent=2, allow_nan=False) + "\n"
@@ -303,22 +310,25 @@ def compare(experiments, run_ids, filter_text, target, mode, tracking_uri, confi
 
 
 def _demo_sweeps(uri: str, tracking_uri: str | None) -> None:
-    """`posthoc demo`'s sweeps: log the sweep experiment, then print its comparison summary."""
+    """`posthoc demo`'s sweeps: log the sweep experiments (plain and as the HF Trainer logs), then print
+    their comparison summaries."""
     from posthoc.compare import compare as compare_runs
     from posthoc.demo.sweeps import build_sweeps
     from posthoc.diagnose import diagnose
     from posthoc.store import load_runs, open_store
 
-    name = "posthoc-sweeps"
-    created = build_sweeps(uri, name, progress=lambda run_name: click.echo(f"  trained {run_name}", err=True))
-    click.echo(f"{'reused' if not created else 'logged'} experiment {name!r} in {uri}", err=True)
+    names = ("posthoc-sweeps", "posthoc-sweeps-hf")
+    created = build_sweeps(uri, names[0], hf_experiment=names[1],
+                           progress=lambda run_name: click.echo(f"  trained {run_name}", err=True))
+    click.echo(f"{'reused' if not created else 'logged'} experiments {', '.join(map(repr, names))} in {uri}", err=True)
     store = open_store(uri)
-    runs = load_runs(store, store.run_ids(list(store.experiment_ids([name]).values())))
-    comparison = compare_runs(runs, [diagnose(r) for r in runs])
-    click.echo(f"\nposthoc compare --experiment {name}:")
-    for line in comparison.summary:
-        click.echo(f"  {line}")
-    click.echo(f"\nnext: posthoc compare --experiment {name}" + ("" if tracking_uri is None else f" --tracking-uri {uri}"),
+    for name in names:
+        runs = load_runs(store, store.run_ids(list(store.experiment_ids([name]).values())))
+        comparison = compare_runs(runs, [diagnose(r) for r in runs])
+        click.echo(f"\nposthoc compare --experiment {name}:")
+        for line in comparison.summary:
+            click.echo(f"  {line}")
+    click.echo(f"\nnext: posthoc compare --experiment {names[0]}" + ("" if tracking_uri is None else f" --tracking-uri {uri}"),
                err=True)
 
 

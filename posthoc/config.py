@@ -24,6 +24,7 @@ class Config:
     roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
     thresholds: dict[str, dict] = field(default_factory=dict)
     replicate_params: tuple[str, ...] = ("seed", "random_state", "random_seed", "rng_seed")
+    ignore_params: tuple[str, ...] = ()  # never compared: identifiers the automatic guess misses
     source: str | None = None
 
     def thresholds_for(self, pattern: str, defaults):
@@ -72,9 +73,13 @@ def _from_section(section: dict, source: str) -> Config:
     replicate = section.get("replicate_params", Config.replicate_params)
     if isinstance(replicate, str):  # `replicate_params = "seed"` means one param, not four letters
         replicate = [replicate]
+    ignore = section.get("ignore_params", [])
+    if isinstance(ignore, str):
+        ignore = [ignore]
     return Config(
         roles={role: tuple([names] if isinstance(names, str) else names) for role, names in roles.items()},
         thresholds=thresholds,
         replicate_params=tuple(replicate),
+        ignore_params=tuple(ignore),
         source=source,
     )

@@ -9,6 +9,11 @@ Statistics (documented so a reader can check them):
   where σ is the pooled standard deviation of seed-replicate groups (runs equal in every non-replicate
   param) among the compared runs, else across the experiment. `significant` iff effect > noise.
 - A value whose every run failed (≥2 runs) while another value never failed is significant by failures.
+
+Params that split the runs identically (an exact function of each other across these runs, such as epochs
+and batch_size at a fixed step count) form one factor, judged once and reported as moving together.
+Every grouping is a vector of integer ids; leaving one factor out uses prefix and suffix combinations,
+so the work grows linearly with the number of factors, not with its cube.
 """
 
 from __future__ import annotations
@@ -19,17 +24,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from posthoc.compare.outcome import any_val_loss, default_mode, run_outcome
-from posthoc.compare.params import MISSING, is_replicate, parse_param, sort_key
+from posthoc.compare.params import identifier_reason, is_replicate, parse_param, sort_key
 from posthoc.compare.result import Comparison, ParamComparison, ValueOutcome
+from posthoc.compare.summary import names_text, summarize
 from posthoc.config import Config
 from posthoc.model import Diagnosis, Run
 
 
 def compare(runs: list[Run], diagnoses: list[Diagnosis] | dict[str, Diagnosis] | None = None,
-            target: str | None = None, mode: str | None = None, config: Config | None = None) -> Comparison:
-    """The one-variable-at-a-time comparison of `runs` on `target` (default: best val loss)."""
-    import pandas as pd
+            target: str | None = None, mode: str | None = None, config: Config | None = None,
+            ignore: tuple[str, ...] = (), keep: tuple[str, ...] = ()) -> Comparison:
+    """The one-variable-at-a-time comparison of `runs` on `target` (default: best val loss).
 
+    `ignore` sets params aside (as `ignore_params` in config does); `keep` overrides a wrong identifier guess."""
     config = config or Config()
     mode = mode or default_mode(target)
     use_val = target is None and any_val_loss(runs, config.roles)
@@ -38,49 +45,341 @@ def compare(runs: list[Run], diagnoses: list[Diagnosis] | dict[str, Diagnosis] |
     failed = np.array([o.failed for o in outcomes], dtype=bool)
     missing = np.array([o.value is None for o in outcomes], dtype=bool)
     target_label, statistic = _target_label(outcomes, target)
-    names = sorted({k for r in runs for k in r.params})
-    replicates = [n for n in names if is_replicate(n, config.replicate_params)]
-    levels: dict[str, list] = {}
-    columns: dict[str, np.ndarray] = {}
-    for name in names:
-        if name in replicates:
-            continue
-        parsed = [parse_param(r.params.get(name)) if name in r.params else MISSING for r in runs]
-        keys = [sort_key(v) for v in parsed]
-        unique = sorted(set(keys))
-        index = {k: i for i, k in enumerate(unique)}
-        first = {}
-        for k, v in zip(keys, parsed):
-            first.setdefault(k, v)
-        levels[name] = [first[k] for k in unique]
-        columns[name] = np.array([index[k] for k in keys], dtype=np.int64)
-    varying = [n for n in levels if len(levels[n]) > 1]
-    table = pd.DataFrame({n: columns[n] for n in varying}, index=range(len(runs)))
-    table["_y"] = y
-    table["_failed"] = failed
-    table["_missing"] = missing
-    table["_config"] = _group_ids(table, varying)
-    pattern_table = _pattern_table(runs, diagnoses, pd)
-    warnings = _table_warnings(runs, varying, table, outcomes)
-    global_noise = _pooled_std(table)
-    result = [
-        _compare_param(p, varying, table, levels[p], runs, pattern_table, global_noise, mode)
-        for p in varying
-    ]
+    table = encode_params(runs, config.replicate_params, (*config.ignore_params, *ignore), keep)
+    grouping = Grouping([table.codes[members[0]] for members in table.factors], len(runs))
+    data = _Data(y, failed, missing, grouping.full, _pattern_matrix(runs, diagnoses), [r.run_id for r in runs])
+    global_noise = _pooled_std(y, grouping.full)
+    result = []
+    for index, members in enumerate(table.factors):
+        context, matched, confounding, note = _fair_context(index, grouping)
+        joined = [name for j in confounding for name in table.factors[j]]
+        for name in members:
+            moves_with = [m for m in members if m != name]
+            result.append(_compare_param(name, table.codes[name], table.levels[name], context, matched,
+                                         moves_with, joined, note, data, global_noise, mode))
     result.sort(key=lambda c: (not c.significant, c.confounded, -(c.effect if c.effect is not None else -1), c.param))
     from posthoc.compare.importance import rank_importance
 
-    importance, importance_warnings = rank_importance(table, varying, levels, mode)
+    importance, importance_warnings = rank_importance(y, missing, table, mode)
     comparison = Comparison(
         experiment_id=_experiment_of(runs), target=target_label, mode=mode, statistic=statistic,
-        comparisons=result, importance=importance, warnings=warnings + importance_warnings,
-        run_count=len(runs), failures=int(failed.sum()), replicate_params=replicates,
-        constant_params=[n for n in levels if len(levels[n]) == 1],
+        comparisons=result, importance=importance,
+        warnings=_table_warnings(runs, table, outcomes) + importance_warnings,
+        run_count=len(runs), failures=int(failed.sum()), replicate_params=table.replicates,
+        constant_params=table.constant, ignored=table.ignored,
     )
-    from posthoc.compare.summary import summarize
-
     comparison.summary = summarize(comparison)
     return comparison
+
+
+@dataclass
+class ParamTable:
+    """The runs' params, encoded: per varying param an integer code per run (code i is levels[name][i])."""
+
+    levels: dict[str, list]
+    codes: dict[str, np.ndarray]
+    factors: list[list[str]]  # params that split the runs identically, judged together; sorted by name
+    replicates: list[str]
+    constant: list[str]
+    ignored: dict[str, str]  # param → why it was set aside
+
+
+def encode_params(runs: list[Run], replicate_params: tuple[str, ...], ignore: tuple[str, ...] = (),
+                  keep: tuple[str, ...] = ()) -> ParamTable:
+    """Parse each distinct logged string once, set aside seeds, constants and identifiers, group the rest."""
+    names = sorted({k for r in runs for k in r.params})
+    replicates = [n for n in names if is_replicate(n, replicate_params)]
+    table = ParamTable({}, {}, [], replicates, [], {})
+    partitions: dict[bytes, list[str]] = {}
+    for name in names:
+        raw = [r.params.get(name) for r in runs]
+        parsed = {text: parse_param(text) for text in dict.fromkeys(raw)}
+        keys = {text: sort_key(value) for text, value in parsed.items()}
+        unique = sorted(set(keys.values()))
+        if len(unique) == 1:
+            if name not in replicates:
+                table.constant.append(name)
+            continue
+        if name in replicates:
+            continue
+        reason = "--ignore or ignore_params" if name in ignore else None
+        if reason is None and name not in keep:
+            reason = identifier_reason(name, list(parsed), len(unique), len(runs))
+        if reason is not None:
+            table.ignored[name] = reason
+            continue
+        index = {k: i for i, k in enumerate(unique)}
+        first = {}
+        for text, value in parsed.items():
+            first.setdefault(keys[text], value)
+        table.levels[name] = [first[k] for k in unique]
+        codes = np.array([index[keys[text]] for text in raw], dtype=np.int64)
+        table.codes[name] = codes
+        partitions.setdefault(_partition_key(codes), []).append(name)
+    table.factors = list(partitions.values())
+    return table
+
+
+def _partition_key(codes: np.ndarray) -> bytes:
+    """The same bytes for every coding of the same split of the runs (values renumbered by first run)."""
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))
+    return rank[inverse.ravel()].tobytes()
+
+
+def combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One id per distinct (a, b) pair, renumbered from 0 so that combining again never overflows."""
+    if not len(a):
+        return a
+    return np.unique(a * (int(b.max()) + 1) + b, return_inverse=True)[1].ravel().astype(np.int64)
+
+
+class Grouping:
+    """Group ids over every factor but one (or two), from prefix and suffix combinations: O(factors · runs)."""
+
+    def __init__(self, factors: list[np.ndarray], n_runs: int):
+        self.factors = factors
+        self.prefix = [np.zeros(n_runs, dtype=np.int64)]
+        for codes in factors:
+            self.prefix.append(combine(self.prefix[-1], codes))
+        self.suffix = [np.zeros(n_runs, dtype=np.int64)]
+        for codes in reversed(factors):
+            self.suffix.append(combine(codes, self.suffix[-1]))
+        self.suffix.reverse()  # suffix[i] combines factors i…end
+        self.n_runs = n_runs
+        self.full = self.prefix[-1]
+
+    def without(self, i: int) -> np.ndarray:
+        return combine(self.prefix[i], self.suffix[i + 1])
+
+    def _singletons(self, ids: np.ndarray) -> bool:
+        return len(ids) == 0 or int(ids.max()) + 1 == self.n_runs
+
+    def partners(self, i: int) -> list[int]:
+        """Factors j such that factor i varies among runs equal in everything but i and j."""
+        out = []
+        codes = self.factors[i]
+        acc = self.prefix[i]  # factors before i; then i+1 … j-1 are folded in
+        for j in range(i + 1, len(self.factors)):
+            if self._singletons(acc):
+                break  # every run is alone already: no later j can leave two runs together
+            if not self._singletons(self.suffix[j + 1]) and varies_within(codes, combine(acc, self.suffix[j + 1])).any():
+                out.append(j)
+            acc = combine(acc, self.factors[j])
+        acc = self.suffix[i + 1]
+        for j in range(i - 1, -1, -1):
+            if self._singletons(acc):
+                break
+            if not self._singletons(self.prefix[j]) and varies_within(codes, combine(self.prefix[j], acc)).any():
+                out.append(j)
+            acc = combine(self.factors[j], acc)
+        return sorted(out)
+
+    def context(self, excluded: set[int]) -> np.ndarray:
+        ids = np.zeros(self.n_runs, dtype=np.int64)
+        for j, codes in enumerate(self.factors):
+            if j not in excluded:
+                ids = combine(ids, codes)
+        return ids
+
+
+def varies_within(codes: np.ndarray, context: np.ndarray) -> np.ndarray:
+    """True for runs whose context group holds ≥2 distinct values of the param."""
+    if not len(codes):
+        return np.zeros(0, dtype=bool)
+    lo = np.full(context.max() + 1, np.iinfo(np.int64).max)
+    hi = np.full(context.max() + 1, np.iinfo(np.int64).min)
+    np.minimum.at(lo, context, codes)
+    np.maximum.at(hi, context, codes)
+    return (hi > lo)[context]
+
+
+def _fair_context(i: int, grouping: Grouping) -> tuple[np.ndarray, np.ndarray, list[int], str]:
+    """(context ids, runs compared, confounding factors, note) for factor i: the runs equal in every other
+    factor; else equal in all but the factors that changed together with it; else every run, claiming nothing."""
+    codes = grouping.factors[i]
+    context = grouping.without(i)
+    matched = varies_within(codes, context)
+    if matched.any():
+        return context, matched, [], ""
+    confounding = grouping.partners(i)
+    if confounding:
+        context = grouping.context({i, *confounding})
+        return context, varies_within(codes, context), confounding, ""
+    everything = np.zeros(len(codes), dtype=np.int64), np.ones(len(codes), dtype=bool)
+    return *everything, _co_varying(i, grouping.factors), "never changed alone (always with two or more other " \
+                                                          "params): no fair comparison"
+
+
+def _co_varying(i: int, factors: list[np.ndarray]) -> list[int]:
+    """Factors whose set of values differs between values of factor i (they moved when it moved), all
+    factors at once: one presence table of (value of i) × (factor, value of that factor)."""
+    codes = factors[i]
+    sizes = np.array([int(f.max()) + 1 for f in factors])
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    columns = (np.column_stack(factors) + offsets[:-1]).ravel()
+    present = np.zeros((int(codes.max()) + 1, int(offsets[-1])), dtype=bool)
+    present[np.repeat(codes, len(factors)), columns] = True
+    present = present[np.unique(codes)]
+    moved = np.logical_or.reduceat((present != present[0]).any(axis=0), offsets[:-1])
+    moved[i] = False
+    return np.flatnonzero(moved).tolist()
+
+
+@dataclass
+class _Data:
+    y: np.ndarray
+    failed: np.ndarray
+    missing: np.ndarray
+    config: np.ndarray  # one id per distinct setting of every factor: seed replicates share it
+    patterns: tuple[list[str], np.ndarray] | None  # (pattern names, run × pattern 0/1 matrix)
+    run_ids: list[str]
+
+
+def _pattern_matrix(runs, diagnoses) -> tuple[list[str], np.ndarray] | None:
+    """run × pattern → 1 when the run's diagnosis holds that pattern (or is healthy); names in first-seen order."""
+    if not diagnoses:
+        return None
+    by_id = diagnoses if isinstance(diagnoses, dict) else {d.run.run_id: d for d in diagnoses}
+    rows = []
+    for r in runs:
+        d = by_id.get(r.run_id)
+        hit = [] if d is None else list(dict.fromkeys(f.pattern for f in d.findings if f.severity in ("critical", "warning")))
+        rows.append(hit or (["healthy"] if d is not None and d.status == "healthy" and r.metrics else []))
+    names = list(dict.fromkeys(p for row in rows for p in row))
+    column = {p: j for j, p in enumerate(names)}
+    matrix = np.zeros((len(runs), len(names)), dtype=np.int64)
+    for i, row in enumerate(rows):
+        matrix[i, [column[p] for p in row]] = 1
+    return names, matrix
+
+
+def _pooled_std(y: np.ndarray, config: np.ndarray) -> tuple[float | None, int]:
+    """Pooled σ of the seed-replicate groups (same config id) with ≥2 finite outcomes, and its df."""
+    finite = np.isfinite(y)
+    if not finite.any():
+        return None, 0
+    groups = config[finite]
+    values = y[finite]
+    count = np.bincount(groups)
+    mean = np.bincount(groups, values) / np.maximum(count, 1)
+    squares = np.bincount(groups, (values - mean[groups]) ** 2)
+    df = int((count[count >= 2] - 1).sum())
+    if df == 0:
+        return None, 0
+    return float(math.sqrt(squares[count >= 2].sum() / df)), df
+
+
+@dataclass
+class _Value:
+    code: int
+    adjusted_mean: float
+    n: int
+    failures: int
+    public: ValueOutcome
+
+
+def _value_outcomes(codes: np.ndarray, context: np.ndarray, matched: np.ndarray, levels: list,
+                    data: _Data) -> list[_Value]:
+    """Per value among the compared runs: outcome mean/std/n, failures, patterns and the mean adjusted for
+    each matched group's own level (cell means centred within their group, plus the grand mean of cells)."""
+    rows = np.flatnonzero(matched)
+    if not len(rows):
+        return []
+    value, group, y = codes[rows], context[rows], data.y[rows]
+    finite = np.isfinite(y)
+    adjusted = {}
+    if finite.any():
+        cell = combine(group[finite], value[finite])
+        cell_count = np.bincount(cell)
+        cell_mean = np.bincount(cell, y[finite]) / cell_count
+        cell_value = np.zeros(len(cell_count), dtype=np.int64)
+        cell_value[cell] = value[finite]
+        cell_group = np.zeros(len(cell_count), dtype=np.int64)
+        cell_group[cell] = combine(group[finite], np.zeros(int(finite.sum()), dtype=np.int64))
+        group_mean = np.bincount(cell_group, cell_mean) / np.bincount(cell_group)
+        centred = cell_mean - group_mean[cell_group]
+        grand = float(cell_mean.mean())
+        for code in np.unique(cell_value):
+            adjusted[int(code)] = float(centred[cell_value == code].mean()) + grand
+    out = []
+    for code in np.unique(value):
+        at = rows[value == code]
+        outcomes = data.y[at]
+        kept = outcomes[np.isfinite(outcomes)]
+        n = len(kept)
+        counts = {}
+        if data.patterns is not None:
+            names, matrix = data.patterns
+            sums = matrix[at].sum(axis=0)
+            order = sorted((j for j in range(len(names)) if sums[j]), key=lambda j: -sums[j])  # stable: ties keep diagnosis order
+            counts = {names[j]: int(sums[j]) for j in order}
+        mean = float(kept.mean()) if n else float("nan")
+        std = float(kept.std(ddof=1)) if n > 1 else float("nan")
+        adj = adjusted.get(int(code), float("nan"))
+        failures = int(data.failed[at].sum())
+        public = ValueOutcome(levels[code], [data.run_ids[i] for i in at], mean, std, n, failures,
+                              int(data.missing[at].sum()), adj, counts, [data.run_ids[i] for i in at[data.failed[at]]])
+        out.append(_Value(int(code), adj, n, failures, public))
+    return out
+
+
+def _compare_param(param, codes, levels, context, matched, moves_with, confounding, note, data: _Data,
+                   global_noise, mode) -> ParamComparison:
+    values = _value_outcomes(codes, context, matched, levels, data)
+    adjusted = {v.code: v.adjusted_mean for v in values if np.isfinite(v.adjusted_mean)}
+    effect = best = worst = None
+    if len(adjusted) >= 2 and not note:
+        pick, drop = (min, max) if mode == "min" else (max, min)
+        best, worst = pick(adjusted, key=adjusted.get), drop(adjusted, key=adjusted.get)
+        effect = abs(adjusted[best] - adjusted[worst])
+    noise_std, noise_df = _pooled_std(data.y[matched], data.config[matched])
+    source = "compared runs"
+    if noise_std is None:
+        (noise_std, noise_df), source = global_noise, "experiment"
+    if noise_std is None:
+        source = "none"
+    by_code = {v.code: v for v in values}
+    noise = None
+    if noise_std is not None and best is not None and by_code[best].n and by_code[worst].n:
+        noise = t_quantile(0.975, noise_df) * noise_std * math.sqrt(1 / by_code[best].n + 1 / by_code[worst].n)
+    failure_decided = _decided_by_failures(values)
+    if best is None and failure_decided:  # only one value trained at all: it is best, a failing one worst
+        best = next(v.code for v in values if v.n >= 2 and v.failures == 0)
+        worst = next(v.code for v in values if v.failures >= 2 and v.n == 0)
+    clears = effect is not None and noise is not None and effect > noise
+    confounders = sorted(dict.fromkeys([*moves_with, *confounding]))
+    if not note:
+        parts = [f"moves with {names_text(moves_with)} (an exact function across these runs): judged together"] if moves_with else []
+        parts += [f"always changed together with {names_text(confounding)}"] if confounding else []
+        note = "; ".join(parts)
+    out = ParamComparison(
+        param=param, values=[v.public for v in values], effect=effect, noise=noise, noise_std=noise_std,
+        noise_df=noise_df, noise_source=source, significant=(clears or failure_decided) and not confounders,
+        confounded=bool(confounders), confounders=confounders, matched_groups=len(np.unique(context[matched])),
+        best_value=levels[best] if best is not None else None,
+        worst_value=levels[worst] if worst is not None else None,
+        failure_decided=failure_decided, joint_significant=(clears or failure_decided) and bool(confounders),
+        note=note, moves_with=moves_with,
+    )
+    if not out.note and source == "none":
+        out.note = "no replicates: noise unknown"
+    return out
+
+
+def t_quantile(probability: float, df: int) -> float:
+    """Student's t quantile (scipy.special, not scipy.stats: a tenth of the import time)."""
+    from scipy.special import stdtrit
+
+    return float(stdtrit(df, probability))
+
+
+def _decided_by_failures(values: list[_Value]) -> bool:
+    """A value that failed in all of its ≥2 runs while another value never failed (in ≥2 runs)."""
+    all_failed = any(v.failures >= 2 and v.n == 0 for v in values)
+    never_failed = any(v.n >= 2 and v.failures == 0 for v in values)
+    return all_failed and never_failed
 
 
 def _target_label(outcomes, target: str | None) -> tuple[str, str]:
@@ -98,181 +397,17 @@ def _experiment_of(runs: list[Run]) -> str | None:
     return next(iter(ids)) if len(ids) == 1 else (",".join(sorted(ids)) or None)
 
 
-def _group_ids(table, params: list[str]) -> np.ndarray:
-    """One integer per distinct combination of `params` (all zeros when there are none)."""
-    key = np.zeros(len(table), dtype=np.int64)
-    for name in params:  # mixed radix, re-factorized each step so it never overflows
-        codes = table[name].to_numpy()
-        key = np.unique(key * (int(codes.max()) + 1) + codes, return_inverse=True)[1].astype(np.int64)
-    return key
-
-
-def _pooled_std(table, mask: np.ndarray | None = None) -> tuple[float | None, int]:
-    """Pooled σ of the seed-replicate groups (same `_config`) with ≥2 finite outcomes, and its df."""
-    sub = table if mask is None else table[mask]
-    finite = sub[np.isfinite(sub["_y"].to_numpy())]
-    if finite.empty:
-        return None, 0
-    stats = finite.groupby("_config")["_y"].agg(["count", "var"])
-    stats = stats[stats["count"] >= 2]
-    df = int((stats["count"] - 1).sum())
-    if df == 0:
-        return None, 0
-    return float(math.sqrt(((stats["count"] - 1) * stats["var"]).sum() / df)), df
-
-
-def _pattern_table(runs, diagnoses, pd):
-    """run index × pattern → 1 when the run's diagnosis holds that pattern (or is healthy)."""
-    if not diagnoses:
-        return None
-    by_id = diagnoses if isinstance(diagnoses, dict) else {d.run.run_id: d for d in diagnoses}
-    rows = []
-    for r in runs:
-        d = by_id.get(r.run_id)
-        if d is None:
-            rows.append({})
-            continue
-        hit = {f.pattern: 1 for f in d.findings if f.severity in ("critical", "warning")}
-        rows.append(hit or ({"healthy": 1} if d.status == "healthy" and r.metrics else {}))
-    return pd.DataFrame(rows, index=range(len(runs))).fillna(0).astype(int)
-
-
-def _table_warnings(runs, varying, table, outcomes) -> list[str]:
+def _table_warnings(runs, table: ParamTable, outcomes) -> list[str]:
     warnings = []
     if len(runs) < 2:
         warnings.append(f"only {len(runs)} run{'' if len(runs) == 1 else 's'}: nothing to compare")
-    elif not varying:
+    elif not table.factors:
         warnings.append("no param varies across these runs (seeds aside): nothing to compare")
-    for name in varying:
-        if len(runs) > 3 and table[name].nunique() == len(runs):
+    for name, levels in table.levels.items():
+        if len(runs) > 3 and len(levels) == len(runs):
             warnings.append(f"param {name!r} has a different value in every run, so no two runs differ in one "
-                            "param only; if it is not a setting (a path, a timestamp), add it to replicate_params")
+                            "param only; if it is not a setting, pass --ignore " + name)
     skipped = sum(o.value is None for o in outcomes)
     if skipped:
         warnings.append(f"{skipped} run(s) did not log the target metric: left out of the outcomes")
     return warnings
-
-
-def _compare_param(param, varying, table, levels, runs, patterns, global_noise, mode) -> ParamComparison:
-    others = [q for q in varying if q != param]
-    context = _group_ids(table, others)
-    matched = _varies_within(table[param].to_numpy(), context)
-    confounders: list[str] = []
-    note = ""
-    if not matched.any():
-        confounders = [q for q in others
-                       if _varies_within(table[param].to_numpy(), _group_ids(table, [o for o in others if o != q])).any()]
-        if confounders:
-            context = _group_ids(table, [q for q in others if q not in confounders])
-            matched = _varies_within(table[param].to_numpy(), context)
-            note = f"always changed together with {', '.join(confounders)}"
-        else:  # no fair comparison at all: describe each value over every run, claim nothing
-            confounders = _co_varying(table, param, others)
-            context, matched = np.zeros(len(table), dtype=np.int64), np.ones(len(table), dtype=bool)
-            note = "never changed alone (always with two or more other params): no fair comparison"
-    sub = table[matched].assign(_context=context[matched])
-    values = _value_outcomes(sub, param, levels, runs, patterns)
-    adjusted = {v.value_code: v.adjusted_mean for v in values if np.isfinite(v.adjusted_mean)}
-    effect = best = worst = None
-    if len(adjusted) >= 2 and not note.startswith("never"):
-        pick = min if mode == "min" else max
-        best = pick(adjusted, key=adjusted.get)
-        worst = (max if mode == "min" else min)(adjusted, key=adjusted.get)
-        effect = abs(adjusted[best] - adjusted[worst])
-    noise_std, noise_df = _pooled_std(sub)
-    source = "compared runs"
-    if noise_std is None:
-        (noise_std, noise_df), source = global_noise, "experiment"
-    if noise_std is None:
-        source = "none"
-    noise = None
-    by_code = {v.value_code: v for v in values}
-    if noise_std is not None and best is not None and by_code[best].n and by_code[worst].n:
-        from scipy.stats import t
-
-        noise = float(t.ppf(0.975, noise_df) * noise_std * math.sqrt(1 / by_code[best].n + 1 / by_code[worst].n))
-    failure_decided = _decided_by_failures(values)
-    if best is None and failure_decided:  # only one value trained at all: it is best, a failing one worst
-        best = next(v.value_code for v in values if v.n >= 2 and v.failures == 0)
-        worst = next(v.value_code for v in values if v.failures >= 2 and v.n == 0)
-    clears = effect is not None and noise is not None and effect > noise
-    confounded = bool(confounders)
-    out = ParamComparison(
-        param=param, values=[v.public for v in values], effect=effect, noise=noise, noise_std=noise_std,
-        noise_df=noise_df, noise_source=source, significant=(clears or failure_decided) and not confounded,
-        confounded=confounded, confounders=confounders, matched_groups=int(sub["_context"].nunique()),
-        best_value=levels[best] if best is not None else None,
-        worst_value=levels[worst] if worst is not None else None,
-        failure_decided=failure_decided, joint_significant=(clears or failure_decided) and confounded, note=note,
-    )
-    if not out.note and source == "none":
-        out.note = "no replicates: noise unknown"
-    return out
-
-
-def _co_varying(table, param: str, others: list[str]) -> list[str]:
-    """Params whose set of values differs between values of `param` (they moved when it moved)."""
-    out = []
-    for q in others:
-        present = table.groupby([param, q]).size().unstack(fill_value=0) > 0
-        if (present != present.iloc[0]).to_numpy().any():
-            out.append(q)
-    return out
-
-
-def _varies_within(codes: np.ndarray, context: np.ndarray) -> np.ndarray:
-    """True for runs whose context group holds ≥2 distinct values of the param (vectorized)."""
-    if not len(codes):
-        return np.zeros(0, dtype=bool)
-    lo = np.full(context.max() + 1, np.iinfo(np.int64).max)
-    hi = np.full(context.max() + 1, np.iinfo(np.int64).min)
-    np.minimum.at(lo, context, codes)
-    np.maximum.at(hi, context, codes)
-    return (hi > lo)[context]
-
-
-@dataclass
-class _Value:
-    value_code: int
-    adjusted_mean: float
-    n: int
-    failures: int
-    public: ValueOutcome
-
-
-def _value_outcomes(sub, param, levels, runs, patterns) -> list[_Value]:
-    if sub.empty:
-        return []
-    y = sub["_y"]
-    finite = sub[np.isfinite(y.to_numpy())]
-    cells = finite.groupby(["_context", param])["_y"].mean().rename("cell").reset_index()
-    cells["centred"] = cells["cell"] - cells.groupby("_context")["cell"].transform("mean")
-    grand = cells["cell"].mean() if len(cells) else float("nan")
-    adjusted = cells.groupby(param)["centred"].mean() + grand
-    grouped = sub.groupby(param)
-    stats = finite.groupby(param)["_y"].agg(["mean", "std", "count"])
-    fails = grouped["_failed"].sum()
-    missing = grouped["_missing"].sum()
-    out = []
-    for code, index in grouped.indices.items():
-        rows = sub.index[index]
-        counts = {}
-        if patterns is not None:
-            sums = patterns.loc[rows].sum()
-            counts = {k: int(v) for k, v in sums[sums > 0].sort_values(ascending=False).items()}
-        n = int(stats["count"].get(code, 0))
-        mean = float(stats["mean"].get(code, np.nan)) if n else float("nan")
-        std = float(stats["std"].get(code, np.nan)) if n > 1 else float("nan")
-        adj = float(adjusted.get(code, np.nan))
-        public = ValueOutcome(levels[code], [runs[i].run_id for i in rows], mean, std, n, int(fails[code]),
-                              int(missing[code]), adj, counts)
-        out.append(_Value(int(code), adj, n, int(fails[code]), public))
-    out.sort(key=lambda v: v.value_code)
-    return out
-
-
-def _decided_by_failures(values: list[_Value]) -> bool:
-    """A value that failed in all of its ≥2 runs while another value never failed (in ≥2 runs)."""
-    all_failed = any(v.failures >= 2 and v.n == 0 for v in values)
-    never_failed = any(v.n >= 2 and v.failures == 0 for v in values)
-    return all_failed and never_failed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 
 MISSING = None  # a run that did not log a param compares as None (as if it logged "None")
 
@@ -115,8 +116,36 @@ def numeric(value) -> float | None:
 
 def is_replicate(name: str, replicate_params: tuple[str, ...]) -> bool:
     """Seed-like params: exact names from config, matched case-insensitively, also after a prefix
-    (`trainer.seed`, `data/random_state`), since loggers often nest them."""
+    (`trainer.seed`, `data/random_state`) or as a suffix (`data_seed`), since loggers often nest them."""
     lowered = name.lower()
     leaf = lowered.replace("/", ".").rsplit(".", 1)[-1]
     names = {p.lower() for p in replicate_params}
-    return lowered in names or leaf in names
+    return lowered in names or leaf in names or any(leaf.endswith("_" + p) for p in names)
+
+
+# Where loggers put identifiers: output/logging paths, run names and ids, hosts and times (HF TrainingArguments
+# output_dir/logging_dir/run_name/hub_model_id; Lightning's log_dir/ckpt_path; Keras' filepath).
+_ID_NAME = re.compile(r"(^|[._/-])(run_name|logdir|filepath|filename|uuid|hostname|host|timestamp|datetime|date|time)$"
+                      r"|(^|_)(dir|path|file|id|uri|url)$", re.IGNORECASE)
+_ID_VALUE = re.compile(r"[/\\]"  # a path
+                       r"|\d{4}-?\d{2}-?\d{2}[T _-]?\d{2}[:-]?\d{2}"  # an ISO-like date-time
+                       r"|[A-Z][a-z]{2}\d{2}_\d{2}-\d{2}-\d{2}"  # HF's default logging_dir time: Dec01_01-23-45
+                       r"|^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}|^[0-9a-f]{16,}$")  # a uuid or an MLflow run id
+NEARLY_EVERY_RUN = 0.9  # distinct in ≥ 90% of the runs; a setting repeats its values across runs
+MANY_RUNS = 10  # from here a free-text value unique to every run is taken for a name, whatever its shape
+
+
+def identifier_reason(name: str, texts: list[str | None], distinct: int, n_runs: int) -> str | None:
+    """Why a param looks like an identifier (a path, time or name unique to each run), or None for a setting.
+    A param that takes few values across many runs is never one: it repeats, so runs can be compared on it."""
+    if name.lower().startswith("mlflow."):
+        return "MLflow system param"
+    if distinct < max(2, math.ceil(NEARLY_EVERY_RUN * n_runs)):
+        return None
+    where = "differs in every run" if distinct == n_runs else f"differs in {distinct} of {n_runs} runs"
+    values = [t for t in texts if t is not None]
+    if _ID_NAME.search(name) or all(_ID_VALUE.search(t) for t in values):
+        return where
+    if n_runs >= MANY_RUNS and not all(numeric(parse_param(t)) is not None for t in values):
+        return where
+    return None

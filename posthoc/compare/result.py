@@ -19,12 +19,14 @@ class ValueOutcome:
     missing: int  # runs that did not log the target
     adjusted_mean: float
     patterns: dict[str, int]
+    failed_run_ids: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"value": json_value(self.value), "display": display(self.value), "run_ids": self.run_ids,
                 "outcome": {"mean": json_number(self.mean), "std": json_number(self.std), "n": self.n},
                 "failures": self.failures, "missing": self.missing,
-                "adjusted_mean": json_number(self.adjusted_mean), "patterns": dict(self.patterns)}
+                "adjusted_mean": json_number(self.adjusted_mean), "patterns": dict(self.patterns),
+                "failed_run_ids": self.failed_run_ids}
 
 
 @dataclass
@@ -45,6 +47,7 @@ class ParamComparison:
     failure_decided: bool = False
     joint_significant: bool = False
     note: str = ""
+    moves_with: list[str] = field(default_factory=list)  # exact functions of this param across the runs
 
     def to_dict(self) -> dict:
         return {"param": self.param, "values": [v.to_dict() for v in self.values],
@@ -54,7 +57,7 @@ class ParamComparison:
                 "noise_df": self.noise_df, "noise_source": self.noise_source,
                 "best_value": json_value(self.best_value), "worst_value": json_value(self.worst_value),
                 "failure_decided": self.failure_decided, "joint_significant": self.joint_significant,
-                "note": self.note}
+                "note": self.note, "moves_with": self.moves_with}
 
 
 @dataclass
@@ -63,10 +66,12 @@ class Importance:
     importance: float
     importance_std: float
     correlation: float | None  # Spearman rank correlation; None for unordered (string) params
+    moves_with: list[str] = field(default_factory=list)  # ranked as one column with this param
 
     def to_dict(self) -> dict:
         return {"param": self.param, "importance": json_number(self.importance),
-                "importance_std": json_number(self.importance_std), "correlation": json_number(self.correlation)}
+                "importance_std": json_number(self.importance_std), "correlation": json_number(self.correlation),
+                "moves_with": self.moves_with}
 
 
 @dataclass
@@ -83,6 +88,7 @@ class Comparison:
     failures: int = 0
     replicate_params: list[str] = field(default_factory=list)
     constant_params: list[str] = field(default_factory=list)
+    ignored: dict[str, str] = field(default_factory=dict)  # param → why it was set aside (identifiers, --ignore)
 
     def to_dict(self) -> dict:
         from posthoc import __version__
@@ -93,4 +99,5 @@ class Comparison:
                 "summary": self.summary, "warnings": self.warnings,
                 "outcome_metric": {"target": self.target, "mode": self.mode, "statistic": self.statistic},
                 "runs": self.run_count, "failures": self.failures, "replicate_params": self.replicate_params,
-                "constant_params": self.constant_params, "posthoc_version": __version__}
+                "constant_params": self.constant_params,
+                "ignored": [{"param": p, "reason": r} for p, r in self.ignored.items()], "posthoc_version": __version__}

@@ -49,7 +49,9 @@ def log_history(client, experiment_id: str, history: History, run_name: str, tag
         for key, (steps, values) in history.metrics.items()
         for step, value in zip(steps, values)
     ]
-    client.log_batch(run_id, params=params, tags=run_tags)
+    client.log_batch(run_id, params=params[:100], tags=run_tags)
+    for offset in range(100, len(params), 100):  # MLflow's per-call limit on params, as the HF callback splits them
+        client.log_batch(run_id, params=params[offset : offset + 100])
     for offset in range(0, len(metrics), 1000):  # MLflow's per-call limit
         client.log_batch(run_id, metrics=metrics[offset : offset + 1000])
     if status != "RUNNING":

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from markupsafe import Markup
 
+from posthoc.compare.summary import names_text, outcome_words
 from posthoc.model import Run, Series
-from posthoc.report.charts import Line, bar_chart, line_chart, noise_chart, value_scale
+from posthoc.report.charts import Line, bar_chart, noise_chart, overlay_chart
 from posthoc.report.format import number
 from posthoc.roles import resolve_roles
 
-MAX_LINES = 8  # curves per small multiple; more would be a tangle
+MAX_LINES = 12  # runs per value on the overlay; more would be a tangle
 
 
 def _float(value) -> float:
@@ -32,27 +34,31 @@ def target_series(run: Run, target: str | None) -> Series | None:
     return (roles.get(target) if target else None) or roles.get("val_loss" if target and "val" in target else "train_loss")
 
 
-def _multiples(param: str, values: list[dict], runs: dict[str, Run], target: str | None) -> list[dict]:
-    """One small chart per value, same axes across the row, so the curves compare at a glance."""
-    groups = []
+def _overlay(param: str, values: list[dict], runs: dict[str, Run], target: str | None) -> dict | None:
+    """One chart per param: every value's runs on one axis, coloured by value; failed runs dashed, clipped."""
+    groups, shown, total, metric = [], 0, 0, ""
     for v in values:
-        found = [(runs[rid], target_series(runs[rid], target)) for rid in v.get("run_ids", []) if rid in runs]
-        groups.append((v, [(run, s) for run, s in found if s is not None and len(s)][:MAX_LINES]))
-    series = [s for _, found in groups for _, s in found]
+        failed = set(v.get("failed_run_ids") or [])
+        found = [(runs[rid], target_series(runs[rid], target), rid in failed) for rid in v.get("run_ids", []) if rid in runs]
+        found = [(run, s, bad) for run, s, bad in found if s is not None and len(s)]
+        total += len(found)
+        lines = [(Line(run.run_name or run.run_id, s.steps, s.values), bad or not np.isfinite(s.values).all())
+                 for run, s, bad in found[:MAX_LINES]]
+        shown += len(lines)
+        metric = metric or (found[0][1].key if found else "")
+        groups.append((f"{param}={display_value(v)}", lines))
+    series = [line for _, lines in groups for line, _ in lines]
     if not series:
-        return []
+        return None
     x_range = (int(min(s.steps[0] for s in series)), int(max(s.steps[-1] for s in series)))
-    scale = value_scale([s.values for s in series])
-    out = []
-    for v, found in groups:
-        lines = [Line(run.run_name or run.run_id, s.steps, s.values) for run, s in found]
-        title = f"{param} = {v.get('value')}"
-        svg = line_chart(title, lines, x_range, width=320, height=160, buckets=120, scale=scale,
-                         legend=len(lines) <= 2)
-        out.append({"svg": Markup(svg),  # built by charts.py with every text escaped
-                    "value": str(v.get("value")), "runs": [line.label for line in lines],
-                    "metric": found[0][1].key if found else ""})
-    return out
+    svg = overlay_chart(f"{metric} by {param}", groups, x_range)
+    note = "" if shown == total else f" (the first {MAX_LINES} runs of each value: {shown} of {total})"
+    return {"svg": Markup(svg), "metric": metric, "note": note}  # built by charts.py with every text escaped
+
+
+def display_value(v: dict) -> str:
+    """The value as compare wrote it for people ("display"), else its JSON form."""
+    return str(v["display"]) if "display" in v else str(v.get("value"))
 
 
 def _comparison(c: dict, runs: dict[str, Run], target: str | None) -> dict:
@@ -63,18 +69,22 @@ def _comparison(c: dict, runs: dict[str, Run], target: str | None) -> dict:
         outcome = v.get("outcome") or {}
         mean, std = _float(outcome.get("mean")), _float(outcome.get("std"))
         rows.append({
-            "value": str(v.get("value")),
+            "value": display_value(v),
             "n": number(outcome.get("n")),
-            "mean": number(mean), "std": number(std),
+            "outcome": outcome_words(int(outcome.get("n") or 0), mean, std, int(v.get("failures") or 0),
+                                     int(v.get("missing") or 0), v.get("patterns") or {}),
             "patterns": [{"pattern": str(p), "count": number(n)} for p, n in sorted((v.get("patterns") or {}).items())],
             "runs": [runs[rid].run_name or rid if rid in runs else rid for rid in v.get("run_ids", [])],
         })
     base = _float((values[0].get("outcome") or {}).get("mean")) if values else math.nan
     band = (base - noise, base + noise) if math.isfinite(base) and math.isfinite(noise) else None
-    chart_rows = [(str(v.get("value")), _float((v.get("outcome") or {}).get("mean")),
+    chart_rows = [(display_value(v), _float((v.get("outcome") or {}).get("mean")),
                    _float((v.get("outcome") or {}).get("std"))) for v in values]
     significant, confounded = bool(c.get("significant")), bool(c.get("confounded"))
-    if confounded:
+    if confounded and c.get("moves_with"):
+        verdict, mark, css = (f"confounded: moves with {names_text([str(x) for x in c['moves_with']])} "
+                              "(an exact function across these runs), judged together"), "◆", "warning"
+    elif confounded:
         verdict, mark, css = "confounded: changes together with other params, not credited separately", "◆", "warning"
     elif significant:
         verdict, mark, css = "significant: the effect is larger than the seed noise", "▲", "failed"
@@ -88,7 +98,8 @@ def _comparison(c: dict, runs: dict[str, Run], target: str | None) -> dict:
         "rows": rows,
         "chart": Markup(noise_chart(chart_rows, band)) if chart_rows else None,  # escaped by charts.py
         "band_base": rows[0]["value"] if rows else "",
-        "multiples": _multiples(str(c.get("param")), values, runs, target),
+        "note": str(c.get("note") or ""),
+        "overlay": _overlay(str(c.get("param")), values, runs, target),
     }
 
 
@@ -114,4 +125,5 @@ def build_comparison_context(comparison: dict, runs: dict[str, Run]) -> dict:
         "importance": imp_rows,
         "importance_chart": Markup(bar_chart(bars)) if bars else None,  # escaped by charts.py
         "run_count": len(runs),
+        "ignored": [f"{i.get('param')} ({i.get('reason')})" for i in comparison.get("ignored") or []],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from posthoc.compare.params import display
+from posthoc.compare.summary import names_text, outcome_words
 from posthoc.kinds import ONE_BATCH_TEST
 from posthoc.model import Diagnosis
 from posthoc.numbers import short
@@ -119,19 +120,19 @@ def comparison_text(c) -> str:
     for pc in c.comparisons:
         flags = ["SIGNIFICANT" if pc.significant else "not significant"]
         if pc.confounded:
-            flags.append(f"confounded with {', '.join(pc.confounders)}")
+            flags.append(f"confounded with {names_text(pc.confounders)}")
         out += ["", f"{pc.param}: effect {short(pc.effect, 3)}, noise ±{short(pc.noise, 3)} "
                     f"[{'; '.join(flags)}] ({pc.matched_groups} matched group(s))"]
         if pc.note:
             out.append(f"  note: {pc.note}")
         for v in pc.values:
             patterns = ", ".join(f"{k} {n}/{len(v.run_ids)}" for k, n in v.patterns.items())
-            failures = f" failures {v.failures}" if v.failures else ""
-            out.append(f"  {display(v.value):>12s}  mean {short(v.mean, 3):>8s}  std {short(v.std, 3):>8s}  n {v.n:<3d}"
-                       f"{failures}{'  ' + patterns if patterns else ''}")
+            outcome = outcome_words(v.n, v.mean, v.std, v.failures, v.missing, v.patterns)
+            out.append(f"  {display(v.value):>12s}  {outcome}{'  ' + patterns if patterns else ''}")
     if c.importance:
         out += ["", "importance (random-forest permutation; Spearman rank correlation):"]
-        out += [f"  {i.param:24s} {short(i.importance, 3):>8s}  rho {short(i.correlation, 3)}" for i in c.importance]
+        out += [f"  {i.param:24s} {short(i.importance, 3):>8s}  rho {short(i.correlation, 3)}"
+                + (f"  (with {names_text(i.moves_with)})" if i.moves_with else "") for i in c.importance]
     if c.warnings:
         out += [""] + [f"warning: {w}" for w in c.warnings]
     return "\n".join(out) + "\n"

@@ -1,4 +1,5 @@
-"""Fixtures for compare: the demo sweeps, trained for real and logged to a sqlite store once per session."""
+"""Fixtures for compare: the demo sweeps, trained for real once per session and logged to one sqlite store
+twice: with their knobs as params, and the way the Hugging Face Trainer logs them (~140 params)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,26 @@ from posthoc.diagnose import diagnose
 from posthoc.store import load_runs, open_store
 
 
+def _experiment(uri: str, name: str):
+    store = open_store(uri)
+    runs = load_runs(store, store.run_ids(list(store.experiment_ids([name]).values())))
+    return uri, runs, [diagnose(r) for r in runs]
+
+
 @pytest.fixture(scope="session")
-def sweeps_store(tmp_path_factory):
-    """(uri, runs, diagnoses) of the posthoc-sweeps experiment: 6 settings x 3 seeds, 150 steps on wine."""
+def sweeps_uri(tmp_path_factory):
     uri = f"sqlite:///{tmp_path_factory.mktemp('sweeps') / 'mlflow.db'}"
     assert build_sweeps(uri, "posthoc-sweeps")
-    store = open_store(uri)
-    runs = load_runs(store, store.run_ids(list(store.experiment_ids(["posthoc-sweeps"]).values())))
-    return uri, runs, [diagnose(r) for r in runs]
+    return uri
+
+
+@pytest.fixture(scope="session")
+def sweeps_store(sweeps_uri):
+    """(uri, runs, diagnoses) of the posthoc-sweeps experiment: 6 settings x 3 seeds, 150 steps on wine."""
+    return _experiment(sweeps_uri, "posthoc-sweeps")
+
+
+@pytest.fixture(scope="session")
+def hf_sweeps_store(sweeps_uri):
+    """(uri, runs, diagnoses) of posthoc-sweeps-hf: the same trained runs, logged as the HF Trainer logs."""
+    return _experiment(sweeps_uri, "posthoc-sweeps-hf")

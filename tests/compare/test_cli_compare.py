@@ -55,7 +55,10 @@ def test_text_puts_the_summary_first(sweeps_store):
     lines = result.stdout.splitlines()
     assert lines[0] == "compare: 18 runs, outcome = best val_loss (min), failures 3"
     assert lines[2].startswith("• lr 0.003 → 0.3 lowered best val_loss")
-    assert "• schedule and warmup_steps always changed together: confounded" in lines
+    assert any(line.startswith("• warmup_steps moves with schedule (an exact function across these runs): confounded")
+               for line in lines)
+    assert "            30  3/3 failed (exploding_gradients)  exploding_gradients 3/3, nan_inf 3/3" in lines
+    assert "NaN" not in result.stdout
 
 
 @pytest.mark.parametrize("args, message", [
@@ -87,10 +90,13 @@ def test_demo_sweeps_prints_the_comparison_summary(sqlite_store):
     sqlite_store.add("tiny", QUICK, experiment="tiny-demo")  # an existing demo experiment is reused, not retrained
     result = run("demo", "--tracking-uri", sqlite_store.uri, "--experiment", "tiny-demo", "--sweeps")
     assert result.exit_code == 0, result.stderr
-    assert "logged experiment 'posthoc-sweeps'" in result.stderr
-    tail = result.stdout.split("posthoc compare --experiment posthoc-sweeps:\n", 1)[1].splitlines()
-    assert tail[0].startswith("  lr 0.003 → 0.3 lowered best val_loss")
-    assert "  schedule and warmup_steps always changed together: confounded" in tail
+    assert "logged experiments 'posthoc-sweeps', 'posthoc-sweeps-hf'" in result.stderr
+    plain, hf = result.stdout.split("posthoc compare --experiment posthoc-sweeps:\n", 1)[1].split(
+        "posthoc compare --experiment posthoc-sweeps-hf:\n")
+    assert plain.startswith("  lr 0.003 → 0.3 lowered best val_loss")
+    assert "\n  warmup_steps moves with schedule (an exact function" in plain
+    assert hf.startswith("  learning_rate 0.003 → 0.3 lowered best eval_loss")
+    assert hf.endswith("\n  ignored: hub_model_id, logging_dir, output_dir and run_name (differ in every run)\n")
 
 
 def test_html_report_of_a_real_comparison_in_chromium(sweeps_store, tmp_path):

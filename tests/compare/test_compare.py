@@ -9,6 +9,7 @@ from posthoc.compare import compare
 from posthoc.config import Config
 from posthoc.demo.sweeps import BASE
 from posthoc.diagnose import diagnose
+from posthoc.numbers import short
 
 
 def by_param(comparison):
@@ -64,7 +65,9 @@ def test_summary_reads_like_the_findings(sweeps_store):
     summary = compare(runs, diagnoses).summary
     assert summary[0].startswith("lr 0.003 → 0.3 lowered best val_loss ") and "(3 runs each, noise ±" in summary[0]
     assert "lr=30 failed in 3/3 runs (exploding_gradients)" in summary
-    assert "schedule and warmup_steps always changed together: confounded" in summary
+    assert any(line.startswith("warmup_steps moves with schedule (an exact function across these runs): confounded; "
+                               "together: schedule warmup → constant changed best val_loss ") and line.endswith("within noise")
+               for line in summary)
     assert any(line.startswith("weight_decay made no clear difference") for line in summary)
 
 
@@ -97,7 +100,7 @@ def test_to_dict_matches_the_design_contract(sweeps_store):
     assert set(entry) >= {"param", "values", "effect", "noise", "significant", "confounded", "confounders"}
     assert set(entry["values"][0]) >= {"value", "run_ids", "outcome", "patterns", "failures"}
     assert set(entry["values"][0]["outcome"]) == {"mean", "std", "n"}
-    assert {i["param"] for i in out["importance"]} == {"lr", "weight_decay", "schedule", "warmup_steps"}
+    assert {i["param"]: i["moves_with"] for i in out["importance"]} == {"lr": [], "weight_decay": [], "schedule": ["warmup_steps"]}
     assert set(out["importance"][0]) >= {"param", "importance", "correlation"}
     assert out["importance"][0]["param"] == "lr"
     failed = [v for v in entry["values"] if v["value"] == 30.0][0]
@@ -147,7 +150,11 @@ def test_all_params_confounded(five_runs):
     assert params["lr"].effect == pytest.approx(params["batch_size"].effect) and params["lr"].effect > 0.3
     # two seeds of a noisy setting: even the joint change (0.88 → 0.03) stays inside t(2)'s wide band
     assert params["lr"].noise > params["lr"].effect and not params["lr"].joint_significant
-    assert result.summary == ["batch_size and lr always changed together: confounded"]
+    assert params["lr"].moves_with == ["batch_size"] and params["batch_size"].moves_with == ["lr"]
+    (line,) = result.summary
+    assert line.startswith("lr moves with batch_size (an exact function across these runs): confounded; together: "
+                           "batch_size 16 → 64 changed best val_loss ") and line.endswith("(2 runs each, noise ±"
+                                                                                          f"{short(params['lr'].noise, 3)}), within noise")
 
 
 def test_one_run_and_no_varying_params(five_runs):
@@ -190,13 +197,12 @@ def test_one_outcome_for_all_runs_missing_val_is_missing_not_train_loss(five_run
     assert {v.value: v.mean for v in fallback.comparisons[0].values} == {0.003: finals["0.003"], 0.3: finals["0.3"]}
 
 
-def test_a_param_unique_to_every_run_is_flagged(five_runs):
-    import dataclasses as dc
-
+def test_a_path_unique_to_every_run_is_set_aside_unless_kept(five_runs):
     runs = load(five_runs, "tests")
-    tagged = [dc.replace(r, params={**r.params, "output_dir": f"/tmp/{r.run_id}"}) for r in runs]
+    tagged = [dataclasses.replace(r, params={**r.params, "output_dir": f"/tmp/{r.run_id}"}) for r in runs]
     result = compare(tagged)
-    assert any(w.startswith("param 'output_dir' has a different value in every run") for w in result.warnings)
-    assert not by_param(result)["lr"].significant  # nothing is matched any more: the warning says why
-    fixed = compare(tagged, config=Config(replicate_params=("seed", "output_dir")))
-    assert by_param(fixed)["lr"].significant
+    assert result.ignored == {"output_dir": "differs in every run"} and by_param(result)["lr"].significant
+    assert result.summary[-1] == "ignored: output_dir (differs in every run)"
+    kept = compare(tagged, keep=("output_dir",))  # a wrong guess overridden: no two runs differ in one param only
+    assert any(w.startswith("param 'output_dir' has a different value in every run") for w in kept.warnings)
+    assert not by_param(kept)["lr"].significant and kept.ignored == {}

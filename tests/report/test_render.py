@@ -11,6 +11,7 @@ import pytest
 
 from posthoc.diagnose import diagnose
 from posthoc.model import Finding, Series
+from posthoc.numbers import short
 from posthoc.report import (
     common_params,
     render_comparison_report,
@@ -128,9 +129,10 @@ def test_comparison_report(store):
     html = render_comparison_report(comparison, {r.run_id: r for r in runs})
     assert_inert(html)
     value = comparison["comparisons"][0]["values"][0]
-    assert f"{value['outcome']['mean']:.4g} ± {value['outcome']['std']:.4g}" in html
+    outcome = value["outcome"]
+    assert f"{short(outcome['mean'], 3)} ± {short(outcome['std'], 3)} (n={outcome['n']})" in html
     assert all(f'<span class="chip">{name}</span>' in html for name in SWEEP)
-    assert html.count('class="chart line"') == 2  # one small multiple per lr value
+    assert html.count('class="chart line overlay"') == 1  # every lr value on one axis
     assert "seed noise band" in html and 'id="importance"' in html and "only 2 seeds per value" in html
     assert comparison["summary"] in html
 
