@@ -4,6 +4,7 @@ import math
 
 from posthoc.compare.params import (
     display,
+    identifier_reason,
     is_replicate,
     json_value,
     parse_param,
@@ -50,3 +51,23 @@ def test_replicate_params_match_nested_names():
     names = ("seed", "random_state")
     assert is_replicate("seed", names) and is_replicate("trainer.seed", names) and is_replicate("data/Random_State", names)
     assert not is_replicate("seed_everything_policy", names) and not is_replicate("lr", names)
+    assert is_replicate("data_seed", names) and is_replicate("args/split_random_state", names)
+    assert not is_replicate("data_seed", ())  # replicate_params = [] in config: nothing is a replicate
+
+
+def test_identifiers_are_paths_times_and_names_that_differ_in_nearly_every_run():
+    paths = [f"outputs/run-{i}" for i in range(18)]
+    assert identifier_reason("output_dir", paths, 18, 18) == "differs in every run"
+    assert identifier_reason("logging_dir", [f"runs/Dec0{i}_01-23-45_host" for i in range(9)] * 2, 9, 18) is None
+    assert identifier_reason("logging_dir", [f"runs/Dec01_01-23-{i:02d}_host" for i in range(17)], 17, 18) == \
+        "differs in 17 of 18 runs"
+    assert identifier_reason("mlflow.source.git.commit", ["a", "b"], 2, 40) == "MLflow system param"
+    hex_ids = [f"{i:032x}" for i in range(5)]
+    assert identifier_reason("parent", hex_ids, 5, 5) == "differs in every run"  # run ids, by their shape
+
+
+def test_settings_are_never_taken_for_identifiers():
+    assert identifier_reason("data_path", ["data/v1", "data/v2"] * 20, 2, 40) is None  # few values, many runs
+    assert identifier_reason("lr", [str(10 ** -(i / 10)) for i in range(40)], 40, 40) is None  # random search
+    assert identifier_reason("optimizer", ["sgd", "adam", "rmsprop"], 3, 3) is None  # a 3-run sweep of names
+    assert identifier_reason("run_name", ["a", "a", "b", "b"], 2, 4) is None
