@@ -249,11 +249,14 @@ def _write_html(diagnoses, out: str | None) -> None:
               help="Never compare on this param (repeatable); adds to ignore_params in config.")
 @click.option("--keep", "keep", multiple=True, metavar="PARAM",
               help="Compare on this param even if it looks like an identifier (repeatable).")
+@click.option("--importance/--no-importance", default=True, show_default=True,
+              help="Rank params by random-forest permutation importance (scikit-learn's import is most of a cold start).")
 @store_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]),
               help="text (default on a terminal), json (default when piped) or html (a self-contained report).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
-def compare(experiments, run_ids, filter_text, target, mode, ignore, keep, tracking_uri, config_path, fmt, out):
+def compare(experiments, run_ids, filter_text, target, mode, ignore, keep, importance, tracking_uri, config_path,
+            fmt, out):
     """Compare runs one variable at a time: effects beyond seed noise, and confounded params.
 
     \b
@@ -296,7 +299,7 @@ def compare(experiments, run_ids, filter_text, target, mode, ignore, keep, track
         keys = sorted({k for r in runs for k in r.metrics})
         raise BadInput(f"no run logged metric {target!r}; logged: {', '.join(keys[:12]) or 'none'}")
     comparison = compare_runs(runs, [diagnose(r, config) for r in runs], target=target, mode=mode, config=config,
-                              ignore=ignore, keep=keep)
+                              ignore=ignore, keep=keep, importance=importance)
     fmt = fmt or ("text" if sys.stdout.isatty() and out is None else "json")
     if fmt == "json":
         text = json.dumps(comparison.to_dict(), indent=2, allow_nan=False) + "\n"

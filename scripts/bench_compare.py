@@ -1,20 +1,29 @@
-"""Benchmark: `compare` on N runs of 12 varying params, after loading (goal: 1,000 runs in under 5 s).
+"""Benchmark `compare`: in memory on N real runs, on params that always change together, and cold from the shell.
 
     python scripts/bench_compare.py [--runs 1000] [--steps 40] [--seeds 4] [--design mutations|random]
+                                    [--cli 200,1000] [--store-dir DIR] [--skip-memory]
 
-Every run is a real short training history from posthoc.demo's numpy loops, held in memory as Run objects
-(the store read is measured by bench_read.py). Configs are random bases plus one-param mutations of them
-(so fair comparisons exist, as in a real sweep; `--design random` is a pure random search, the worst case
-for the confounding search), each trained with several seeds. Prints the time to
-diagnose the runs and the time of compare() itself (grouping, noise bands, confounding, importance).
+1. compare() on N runs of 12 varying params, after loading (goal: 1,000 runs in under 5 s). Every run is a
+   real short training history from posthoc.demo's numpy loops, held in memory as Run objects. Configs are
+   random bases plus one-param mutations of them (so fair comparisons exist, as in a real sweep;
+   `--design random` is a pure random search, the worst case for the confounding search).
+2. compare() on 50 runs whose 100, 200 or 500 logged params always change together (a model config that
+   follows one setting; goal ≤ 2 s for 500: it once took more than 10 minutes).
+3. The cold `posthoc compare --format json` from the shell, a new interpreter each time, on sqlite stores of
+   200 runs × 120 params (12 settings, 3 identifiers, the rest constant) and of 1,000 runs (goal < 2 s for
+   200 runs). The stores are built once under --store-dir (default: a temp dir) and reused when present.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import random
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +43,7 @@ GRID = {  # 12 params that vary
     "label_noise": [0.0, 0.1],
     "grad_clip": [0.0, 1.0],
 }
+CLI_PARAMS = 120  # params per run in the CLI stores, as a Trainer-style logger writes them
 
 
 def make_configs(count: int, steps: int, seeds: int, rng: random.Random, mutations: int = 4):
@@ -50,22 +60,16 @@ def make_configs(count: int, steps: int, seeds: int, rng: random.Random, mutatio
     return [dataclasses.replace(c, seed=s) for c in configs for s in range(seeds)][:count]
 
 
-def to_run(index: int, history):
+def to_run(index: int, history, params: dict[str, str] | None = None):
     from posthoc.demo.loops import config_params
     from posthoc.model import Run, Series
 
     metrics = {key: Series.from_points(key, steps, values, steps * 20) for key, (steps, values) in history.metrics.items()}
-    return Run(f"run{index:05d}", f"bench-{index}", "bench", "FINISHED", 0, 1, config_params(history.config), {}, metrics)
+    return Run(f"run{index:05d}", f"bench-{index}", "bench", "FINISHED", 0, 1,
+               config_params(history.config) if params is None else params, {}, metrics)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1000)
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--seeds", type=int, default=4)
-    parser.add_argument("--design", choices=["mutations", "random"], default="mutations")
-    args = parser.parse_args()
-
+def bench_memory(args) -> None:
     from posthoc.compare import compare
     from posthoc.demo.loops import train
     from posthoc.diagnose import diagnose
@@ -81,13 +85,101 @@ def main() -> None:
     start = time.perf_counter()
     result = compare(runs, diagnoses)
     compare_s = time.perf_counter() - start
-    varying = len(result.comparisons)
     print(f"diagnose: {diagnose_s:.2f} s for {len(runs)} runs")
-    print(f"compare: {compare_s:.2f} s for {len(runs)} runs x {varying} varying params "
+    print(f"compare: {compare_s:.2f} s for {len(runs)} runs x {len(result.comparisons)} varying params "
           f"(goal < 5 s; {sum(c.significant for c in result.comparisons)} significant, "
           f"{sum(c.confounded for c in result.comparisons)} confounded, {result.failures} failed runs)")
     for line in result.summary[:4]:
         print(f"  {line}")
+
+
+def bench_lockstep(steps: int) -> None:
+    """50 runs: 10 settings of lr x 5 seeds, each run logging N params that are functions of its lr."""
+    from posthoc.compare import compare
+    from posthoc.demo.loops import TrainConfig, config_params, train
+
+    histories = [train(TrainConfig(dataset="wine", steps=steps, val_every=5, lr=0.005 * (1 + k), seed=seed))
+                 for k in range(10) for seed in range(5)]
+    for count in (100, 200, 500):
+        runs = [to_run(i, h, {**config_params(h.config), **{f"model.p{j:03d}": str(h.config.lr * (j + 1))
+                                                             for j in range(count - 1)}})
+                for i, h in enumerate(histories)]
+        start = time.perf_counter()
+        result = compare(runs)
+        grouped = max(len(c.moves_with) + 1 for c in result.comparisons)
+        print(f"lockstep: compare {time.perf_counter() - start:.2f} s for 50 runs x {count} params that always "
+              f"change together (one group of {grouped}; goal <= 2 s)")
+
+
+def build_store(path: Path, count: int, steps: int) -> str:
+    """A sqlite store of `count` real runs with CLI_PARAMS params each; built once, reused when present."""
+    from posthoc.demo.loops import config_params, train
+    from posthoc.demo.record import log_history, open_client
+
+    uri = f"sqlite:///{path}"
+    if path.exists():
+        return uri
+    client = open_client(uri)
+    experiment_id = client.create_experiment("bench")
+    for index, config in enumerate(make_configs(count, steps, 4, random.Random(1))):
+        params = config_params(config)
+        params.update({"output_dir": f"outputs/run-{index:05d}", "run_name": f"bench-{index}",
+                       "logging_dir": f"outputs/run-{index:05d}/runs/Jan05_09-{index // 60 % 60:02d}-{index % 60:02d}"})
+        params.update({f"trainer.setting_{k:03d}": "default" for k in range(CLI_PARAMS - len(params))})
+        log_history(client, experiment_id, train(config), f"bench-{index}", params=params)
+    return uri
+
+
+def cold_seconds(command: list[str]) -> list[float]:
+    """Wall time of `command` in a new interpreter, three times."""
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        times.append(time.perf_counter() - start)
+        if done.returncode != 0:
+            sys.exit(f"{' '.join(command)} failed: {done.stderr.strip()}")
+    return times
+
+
+def bench_cli(counts: list[int], steps: int, store_dir: Path) -> None:
+    command = [shutil.which("posthoc") or sys.executable, *([] if shutil.which("posthoc") else ["-m", "posthoc"])]
+    python = min(cold_seconds([sys.executable, "-c", "pass"]))
+    sklearn = min(cold_seconds([sys.executable, "-c", "import sklearn.ensemble"])) - python
+    print(f"this machine now: a bare python starts in {python:.2f} s; importing sklearn.ensemble adds {sklearn:.2f} s")
+    for count in counts:
+        start = time.perf_counter()
+        uri = build_store(store_dir / f"bench-{count}.db", count, steps)
+        built = time.perf_counter() - start
+        for extra in ([], ["--no-importance"]):
+            times = cold_seconds([*command, "compare", "-e", "bench", "--tracking-uri", uri, "--format", "json", *extra])
+            print(f"cold CLI: posthoc compare {' '.join(extra)}{' ' if extra else ''}{min(times):.2f} s (best of 3: "
+                  f"{', '.join(f'{t:.2f}' for t in times)}) for {count} runs x {CLI_PARAMS} params "
+                  f"(store ready in {built:.0f} s; goal < 2 s for 200 runs)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--design", choices=["mutations", "random"], default="mutations")
+    parser.add_argument("--cli", default="200,1000", help="Run counts for the cold CLI stores ('' to skip).")
+    parser.add_argument("--store-dir", type=Path, help="Keep the CLI stores here and reuse them.")
+    parser.add_argument("--skip-memory", action="store_true", help="Only the lockstep and CLI figures.")
+    args = parser.parse_args()
+    from threadpoolctl import threadpool_limits  # BLAS threads only slow these tiny matrices down
+
+    with threadpool_limits(1):
+        if not args.skip_memory:
+            bench_memory(args)
+        bench_lockstep(args.steps)
+        counts = [int(c) for c in args.cli.split(",") if c.strip()]
+        if counts:
+            with tempfile.TemporaryDirectory() as scratch:
+                store_dir = args.store_dir or Path(scratch)
+                store_dir.mkdir(parents=True, exist_ok=True)
+                bench_cli(counts, args.steps, store_dir)
 
 
 if __name__ == "__main__":

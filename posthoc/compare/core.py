@@ -18,6 +18,7 @@ so the work grows linearly with the number of factors, not with its cube.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -33,10 +34,11 @@ from posthoc.model import Diagnosis, Run
 
 def compare(runs: list[Run], diagnoses: list[Diagnosis] | dict[str, Diagnosis] | None = None,
             target: str | None = None, mode: str | None = None, config: Config | None = None,
-            ignore: tuple[str, ...] = (), keep: tuple[str, ...] = ()) -> Comparison:
+            ignore: tuple[str, ...] = (), keep: tuple[str, ...] = (), importance: bool = True) -> Comparison:
     """The one-variable-at-a-time comparison of `runs` on `target` (default: best val loss).
 
-    `ignore` sets params aside (as `ignore_params` in config does); `keep` overrides a wrong identifier guess."""
+    `ignore` sets params aside (as `ignore_params` in config does); `keep` overrides a wrong identifier guess;
+    `importance` False skips the random-forest ranking (and scikit-learn's import, most of a cold start)."""
     config = config or Config()
     mode = mode or default_mode(target)
     use_val = target is None and any_val_loss(runs, config.roles)
@@ -58,13 +60,15 @@ def compare(runs: list[Run], diagnoses: list[Diagnosis] | dict[str, Diagnosis] |
             result.append(_compare_param(name, table.codes[name], table.levels[name], context, matched,
                                          moves_with, joined, note, data, global_noise, mode))
     result.sort(key=lambda c: (not c.significant, c.confounded, -(c.effect if c.effect is not None else -1), c.param))
-    from posthoc.compare.importance import rank_importance
+    ranking, ranking_warnings = [], ["importance not computed (--no-importance)"]
+    if importance:
+        from posthoc.compare.importance import rank_importance
 
-    importance, importance_warnings = rank_importance(y, missing, table, mode)
+        ranking, ranking_warnings = rank_importance(y, missing, table, mode)
     comparison = Comparison(
         experiment_id=_experiment_of(runs), target=target_label, mode=mode, statistic=statistic,
-        comparisons=result, importance=importance,
-        warnings=_table_warnings(runs, table, outcomes) + importance_warnings,
+        comparisons=result, importance=ranking,
+        warnings=_table_warnings(runs, table, outcomes) + ranking_warnings,
         run_count=len(runs), failures=int(failed.sum()), replicate_params=table.replicates,
         constant_params=table.constant, ignored=table.ignored,
     )
@@ -207,9 +211,8 @@ def _fair_context(i: int, grouping: Grouping) -> tuple[np.ndarray, np.ndarray, l
     if confounding:
         context = grouping.context({i, *confounding})
         return context, varies_within(codes, context), confounding, ""
-    everything = np.zeros(len(codes), dtype=np.int64), np.ones(len(codes), dtype=bool)
-    return *everything, _co_varying(i, grouping.factors), "never changed alone (always with two or more other " \
-                                                          "params): no fair comparison"
+    never = "never changed alone (always with two or more other params): no fair comparison"
+    return np.zeros(len(codes), dtype=np.int64), np.ones(len(codes), dtype=bool), _co_varying(i, grouping.factors), never
 
 
 def _co_varying(i: int, factors: list[np.ndarray]) -> list[int]:
@@ -368,11 +371,30 @@ def _compare_param(param, codes, levels, context, matched, moves_with, confoundi
     return out
 
 
+@functools.lru_cache(maxsize=256)
 def t_quantile(probability: float, df: int) -> float:
-    """Student's t quantile (scipy.special, not scipy.stats: a tenth of the import time)."""
-    from scipy.special import stdtrit
+    """Student's t quantile for integer df, without scipy (whose import costs more than a comparison):
+    bisection on the exact finite series for P(|T| ≤ t) (Abramowitz & Stegun 26.7.3-4)."""
+    target, low, high = 2 * probability - 1, 0.0, math.pi / 2
+    for _ in range(60):  # θ = atan(t/√df) to ~1e-18 rad
+        theta = (low + high) / 2
+        low, high = (theta, high) if _t_within(theta, df) < target else (low, theta)
+    return math.sqrt(df) * math.tan((low + high) / 2)
 
-    return float(stdtrit(df, probability))
+
+def _t_within(theta: float, df: int) -> float:
+    """P(|T| ≤ √df·tan θ) for T ~ Student's t with df degrees of freedom."""
+    cos2, term, total = math.cos(theta) ** 2, 1.0, 1.0
+    if df % 2:
+        for k in range(1, (df - 1) // 2):
+            term *= cos2 * (2 * k) / (2 * k + 1)
+            total += term
+        series = math.sin(theta) * math.cos(theta) * total if df > 1 else 0.0
+        return 2 / math.pi * (theta + series)
+    for k in range(1, df // 2):
+        term *= cos2 * (2 * k - 1) / (2 * k)
+        total += term
+    return math.sin(theta) * total
 
 
 def _decided_by_failures(values: list[_Value]) -> bool:
