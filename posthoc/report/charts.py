@@ -164,6 +164,16 @@ def _bad_marks(p: Points, px, top: float, bottom: float) -> str:
     return "".join(out)
 
 
+def _bad_path(p: Points, px, top: float, bottom: float, label: str) -> str:
+    """The NaN/Inf marks of one line with a tooltip naming them and their first step ('' when none)."""
+    marks = _bad_marks(p, px, top, bottom)
+    if not marks:
+        return ""
+    kinds = ", ".join(WORD[k] for k, (starts, _) in p.bad.items() if len(starts))
+    first = min(int(starts[0]) for starts, _ in p.bad.values() if len(starts))
+    return f'<path d="{marks}" class="bad"><title>{label}: {kinds} from step {first}</title></path>'
+
+
 def line_chart(title: str, lines: list[Line], x_range: tuple[int, int], spans: list[Span] = (),
                width: int = 980, height: int = 210, buckets: int = 400, scale: Scale | None = None,
                legend: bool = True) -> str:
@@ -216,11 +226,7 @@ def line_chart(title: str, lines: list[Line], x_range: tuple[int, int], spans: l
         d = _path(px(p.steps), py(p.values), p.breaks)
         if d:
             out.append(f'<path d="{d}" class="ln" stroke="{COLOURS[index % 7]}" stroke-dasharray="{DASHES[index % 7]}"/>')
-        marks = _bad_marks(p, px, top, top + plot_h)
-        if marks:
-            kinds = ", ".join(WORD[k] for k, (starts, _) in p.bad.items() if len(starts))
-            first = min(int(starts[0]) for starts, _ in p.bad.values() if len(starts))
-            out.append(f'<path d="{marks}" class="bad"><title>{escape(lines[index].label)}: {kinds} from step {first}</title></path>')
+        out.append(_bad_path(p, px, top, top + plot_h, escape(lines[index].label)))
     out.append("</svg>")
     return "".join(out)
 
@@ -391,10 +397,6 @@ def overlay_chart(title: str, groups: list[tuple[str, list[tuple[Line, bool]]]],
                 step = int(p.steps[np.argmax(outside)])
                 out.append(f'<path d="{_markers("posinf", [float(px(step))], top + 6)}" class="bad clipped">'
                            f'<title>{name}: above the axis from step {step} (diverged; clipped)</title></path>')
-            marks = _bad_marks(p, px, top, top + plot_h)
-            if marks:
-                kinds = ", ".join(WORD[k] for k, (starts, _) in p.bad.items() if len(starts))
-                first = min(int(starts[0]) for starts, _ in p.bad.values() if len(starts))
-                out.append(f'<path d="{marks}" class="bad"><title>{name}: {kinds} from step {first}</title></path>')
+            out.append(_bad_path(p, px, top, top + plot_h, name))
     out.append("</svg>")
     return "".join(out)

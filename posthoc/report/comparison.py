@@ -108,8 +108,11 @@ def build_comparison_context(comparison: dict, runs: dict[str, Run]) -> dict:
     importance = sorted(comparison.get("importance") or [], key=lambda r: -_float(r.get("importance"))
                         if math.isfinite(_float(r.get("importance"))) else math.inf)
     imp_rows = [{"param": str(r.get("param")), "importance": number(_float(r.get("importance"))),
-                 "correlation": number(_float(r.get("correlation")))} for r in importance]
-    bars = [(r["param"], _float(i.get("importance")), f"{r['importance']} (corr {r['correlation']})")
+                 "correlation": number(_float(r.get("correlation"))) if math.isfinite(_float(r.get("correlation"))) else "—",
+                 "moves_with": names_text([str(x) for x in r["moves_with"]]) if r.get("moves_with") else ""}
+                for r in importance]
+    bars = [(r["param"] + (" +" if r["moves_with"] else ""), _float(i.get("importance")),
+             r["importance"] + (f" (corr {r['correlation']})" if r["correlation"] != "—" else ""))
             for r, i in zip(imp_rows, importance)]
     summary = comparison.get("summary")
     warnings = comparison.get("warnings") or []
