@@ -153,6 +153,7 @@ class Grouping:
         self.suffix.reverse()  # suffix[i] combines factors i…end
         self.n_runs = n_runs
         self.full = self.prefix[-1]
+        self._levels = self._offsets = None
 
     def without(self, i: int) -> np.ndarray:
         return combine(self.prefix[i], self.suffix[i + 1])
@@ -179,6 +180,19 @@ class Grouping:
                 out.append(j)
             acc = combine(self.factors[j], acc)
         return sorted(out)
+
+    def co_varying(self, i: int) -> list[int]:
+        """Factors whose set of values differs between values of factor i (they moved when it moved), all at
+        once: a level of another factor that only some values of i ever saw means that factor moved with i."""
+        if self._levels is None:  # every (factor, level) as one column id, built on first use
+            self._offsets = np.concatenate([[0], np.cumsum([int(f.max()) + 1 for f in self.factors])])
+            self._levels = (np.column_stack(self.factors) + self._offsets[:-1]).ravel()
+        codes, width = self.factors[i], int(self._offsets[-1])
+        pairs = np.unique(np.repeat(codes, len(self.factors)) * width + self._levels)  # (value of i, column) seen
+        seen_by = np.bincount(pairs % width, minlength=width)  # how many values of i saw each column
+        moved = np.logical_or.reduceat(seen_by < len(np.unique(codes)), self._offsets[:-1])
+        moved[i] = False
+        return np.flatnonzero(moved).tolist()
 
     def context(self, excluded: set[int]) -> np.ndarray:
         ids = np.zeros(self.n_runs, dtype=np.int64)
@@ -212,22 +226,7 @@ def _fair_context(i: int, grouping: Grouping) -> tuple[np.ndarray, np.ndarray, l
         context = grouping.context({i, *confounding})
         return context, varies_within(codes, context), confounding, ""
     never = "never changed alone (always with two or more other params): no fair comparison"
-    return np.zeros(len(codes), dtype=np.int64), np.ones(len(codes), dtype=bool), _co_varying(i, grouping.factors), never
-
-
-def _co_varying(i: int, factors: list[np.ndarray]) -> list[int]:
-    """Factors whose set of values differs between values of factor i (they moved when it moved), all
-    factors at once: one presence table of (value of i) × (factor, value of that factor)."""
-    codes = factors[i]
-    sizes = np.array([int(f.max()) + 1 for f in factors])
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    columns = (np.column_stack(factors) + offsets[:-1]).ravel()
-    present = np.zeros((int(codes.max()) + 1, int(offsets[-1])), dtype=bool)
-    present[np.repeat(codes, len(factors)), columns] = True
-    present = present[np.unique(codes)]
-    moved = np.logical_or.reduceat((present != present[0]).any(axis=0), offsets[:-1])
-    moved[i] = False
-    return np.flatnonzero(moved).tolist()
+    return np.zeros(len(codes), dtype=np.int64), np.ones(len(codes), dtype=bool), grouping.co_varying(i), never
 
 
 @dataclass
