@@ -89,8 +89,9 @@ def test_ignore_and_keep_from_the_command_line_and_config(hf_sweeps_store, tmp_p
     assert {c["param"] for c in out["comparisons"]} >= {"hub_model_id"} and "weight_decay" not in {
         c["param"] for c in out["comparisons"]}
     (tmp_path / "posthoc.toml").write_text('ignore_params = ["weight_decay", "warmup_ratio"]\n')
-    out = json.loads(CliRunner().invoke(cli, [*base, "--config", str(tmp_path / "posthoc.toml")]).stdout)
+    out = json.loads(CliRunner().invoke(cli, [*base, "--config", str(tmp_path / "posthoc.toml"), "--no-importance"]).stdout)
     assert {"weight_decay", "warmup_ratio"} <= {i["param"] for i in out["ignored"]}
+    assert out["importance"] == [] and "importance not computed (--no-importance)" in out["warnings"]
     assert [c["moves_with"] for c in out["comparisons"] if c["param"] == "warmup_steps"] == [["lr_scheduler_type"]]
 
 
