@@ -21,9 +21,11 @@ TRAINING, LR_RANGE_TEST, ONE_BATCH_TEST = "training", "lr_range_test", "one_batc
 KINDS = (TRAINING, LR_RANGE_TEST, ONE_BATCH_TEST)
 KIND_LABELS = {TRAINING: "a training run", LR_RANGE_TEST: "an LR range test", ONE_BATCH_TEST: "a one-batch overfit test"}
 KIND_TAG = "posthoc.kind"
+START = r"(?<![a-z0-9])"  # a hint starts a word ("_" separates words too): "someone_batch" is no hint
 NAME_HINTS = {
-    LR_RANGE_TEST: re.compile(r"lr[-_ ]?find|range[-_ ]?test|lr[-_ ]?range", re.IGNORECASE),
-    ONE_BATCH_TEST: re.compile(r"(one|single|1)[-_ ]?batch|overfit[-_ ]?(a[-_ ]?)?batch", re.IGNORECASE),
+    LR_RANGE_TEST: re.compile(START + r"(lr[-_ ]?find(er)?|lr[-_ ]?range|range[-_ ]?test)", re.IGNORECASE),
+    ONE_BATCH_TEST: re.compile(START + r"((one|single)[-_ ]?batch|overfit[-_ ]?(one[-_ ]?|a[-_ ]?|single[-_ ]?)?batch)",
+                               re.IGNORECASE),
 }
 ONE_BATCH_PARAMS = ("overfit_batches",)  # Lightning's Trainer(overfit_batches=1)
 
@@ -32,7 +34,9 @@ ONE_BATCH_PARAMS = ("overfit_batches",)  # Lightning's Trainer(overfit_batches=1
 class Thresholds:
     min_points: int = 10  # fastai's finder logs ~100 steps; fewer than 10 has no shape to fit
     min_decades: float = 3.0  # range tests sweep many decades (fastai 1e-7 → 10, Smith's tests 3-4)
-    min_r2: float = 0.98  # log10(lr) linear in step: the geometric schedule every finder uses
+    # log10(lr) linear in step: every finder's geometric schedule fits with R² = 1; a linear warmup over the
+    # whole run is concave in log10 and fits with R² ≈ 0.76 (measured for 500-2000 steps)
+    min_r2: float = 0.98
     min_rising: float = 0.95  # fraction of lr steps that do not go down
     min_loss_per_lr: float = 0.5  # the loss is logged at least every other lr step
     hinted_decades: float = 1.0  # with a name hint, one geometric decade is enough

@@ -55,3 +55,5 @@ def test_a_name_hint_needs_data_that_fits():
     one_batch = kind_of(trained_run("overfit-one-batch", TrainConfig(dataset="wine", train_subset=16, batch_size=16,
                                                                       steps=50)))
     assert (one_batch.kind, one_batch.source) == (ONE_BATCH_TEST, "name")
+    for name in ("someone_batch-sweep", "epoch1_batch", "mini-batch-1"):  # "batch" alone is no hint
+        assert kind_of(trained_run(name, TrainConfig(dataset="wine", steps=30))).kind == TRAINING, name
