@@ -48,16 +48,28 @@ def store_options(fn):
                       help="Show tracebacks.")(fn)
     fn = click.option("--config", "config_path", type=click.Path(dir_okay=False),
                       help="TOML file with [tool.posthoc] settings (default: ./posthoc.toml or ./pyproject.toml).")(fn)
+    fn = click.option("--workspace", metavar="NAME", expose_value=False, callback=_remember_workspace,
+                      help="MLflow workspace whose experiments --experiment names. "
+                           "Default: $MLFLOW_WORKSPACE, else MLflow's 'default'.")(fn)
     fn = click.option("--tracking-uri", metavar="URI",
                       help="sqlite:///PATH, a ./mlruns directory or http(s)://HOST. "
                            "Default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.")(fn)
     return fn
 
 
-def _open(tracking_uri: str | None):
-    from posthoc.store import open_store, resolve_tracking_uri
+def _remember_workspace(ctx, _param, value):
+    ctx.meta["posthoc.workspace"] = value
 
-    return open_store(resolve_tracking_uri(tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")))
+
+def _open(tracking_uri: str | None):
+    from posthoc.store import DEFAULT_WORKSPACE, open_store, resolve_tracking_uri
+
+    workspace = click.get_current_context().meta.get("posthoc.workspace") or os.environ.get("MLFLOW_WORKSPACE")
+    store = open_store(resolve_tracking_uri(tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")),
+                       workspace=(workspace or "").strip() or DEFAULT_WORKSPACE)
+    if store.notice:
+        click.echo(f"posthoc: warning: {store.notice}", err=True)
+    return store
 
 
 def _write(text: str, out: str | None) -> None:

@@ -1,12 +1,12 @@
-"""Reading MLflow: a fast read-only path for sqlite and file stores, the MLflow client for
-servers and other databases.
+"""Reading MLflow: one read-only batched SQL reader for sqlite and PostgreSQL, a direct reader for file
+stores, the MLflow client for servers and other databases.
 
 Every store offers the same four calls; none of them ever writes to the tracking store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlparse
@@ -17,10 +17,12 @@ from posthoc.errors import BadInput, StoreUnreachable
 from posthoc.model import Run
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow 3's own default, relative to the working directory
+DEFAULT_WORKSPACE = "default"  # MLflow's DEFAULT_WORKSPACE_NAME (mlflow/utils/workspace_utils.py)
 
 
 class Store(Protocol):
     uri: str
+    notice: str | None  # why this store is read the slow way (MLflow's client), for the CLI to say
 
     def experiment_ids(self, names: list[str]) -> dict[str, str]:
         """name → id for each active experiment; BadInput names the unknown ones."""
@@ -51,6 +53,20 @@ def decode_infinities(values: np.ndarray) -> np.ndarray:
     return values
 
 
+def pack_by_size(sized: Iterable[tuple[str, int]], max_rows: int, max_count: int | None = None) -> Iterator[list[str]]:
+    """Consecutive ids in groups of fewer than max_rows rows (and at most max_count ids); a bigger one goes alone."""
+    group: list[str] = []
+    rows = 0
+    for item, size in sized:
+        if group and (len(group) == max_count or rows + size >= max_rows):
+            yield group
+            group, rows = [], 0
+        group.append(item)
+        rows += size
+    if group:
+        yield group
+
+
 def load_runs(store: Store, run_ids: list[str]) -> list[Run]:
     return [run for batch in store.iter_runs(list(run_ids)) for run in batch]
 
@@ -60,26 +76,34 @@ def resolve_tracking_uri(explicit: str | None, environment: str | None) -> str:
     return explicit or environment or DEFAULT_TRACKING_URI
 
 
-def open_store(uri: str) -> Store:
-    """Pick the reader for this URI; a missing local store is an error and is never created."""
+def open_store(uri: str, workspace: str = DEFAULT_WORKSPACE) -> Store:
+    """Pick the reader for this URI; a missing local store is an error and is never created.
+
+    `workspace` scopes experiment names (MLflow 3.17 workspaces); run ids are unique store-wide."""
     scheme = urlparse(uri).scheme
     if scheme == "sqlite":
         from posthoc.store.sqlite import open_sqlite
 
-        return open_sqlite(uri)
+        return open_sqlite(uri, workspace)
+    if scheme.split("+")[0] == "postgresql":
+        from posthoc.store.postgres import open_postgres
+
+        return open_postgres(uri, workspace)
     if scheme in ("http", "https", "databricks"):
         from posthoc.store.client import ClientStore
 
-        return ClientStore(uri)
+        return ClientStore(uri, workspace=workspace)
     if scheme in ("", "file"):
         from posthoc.store.filestore import FileStore
 
         path = Path(unquote(urlparse(uri).path) if scheme == "file" else uri)
-        return FileStore(uri, path)
-    if scheme.split("+")[0] in ("postgresql", "mysql", "mssql"):
+        return FileStore(uri, path, workspace)
+    if scheme.split("+")[0] in ("mysql", "mssql"):
         from posthoc.store.client import ClientStore
 
-        return ClientStore(uri)  # the MLflow client reads other SQL stores
+        store = ClientStore(uri, workspace=workspace)
+        store.notice = f"reading {uri} through MLflow's client, one request per run and metric (the batched SQL reader covers sqlite and PostgreSQL)"
+        return store
     raise BadInput(f"unsupported tracking URI {uri!r}: use sqlite:///PATH, a directory, or http(s)://HOST")
 
 
@@ -88,9 +112,11 @@ def unknown_runs_error(missing: list[str], uri: str) -> BadInput:
     return BadInput(f"run {shown} not found in {uri}; check the id (posthoc analyze --experiment NAME lists by experiment)")
 
 
-def unknown_experiments_error(missing: list[str], uri: str) -> BadInput:
+def unknown_experiments_error(missing: list[str], uri: str, workspace: str = DEFAULT_WORKSPACE) -> BadInput:
     shown = ", ".join(repr(n) for n in missing)
-    return BadInput(f"experiment {shown} not found in {uri}; check the name")
+    if workspace == DEFAULT_WORKSPACE:
+        return BadInput(f"experiment {shown} not found in {uri}; check the name")
+    return BadInput(f"experiment {shown} not found in workspace {workspace!r} of {uri}; check the name and --workspace")
 
 
 __all__ = ["Store", "StoreUnreachable", "load_runs", "open_store", "resolve_tracking_uri"]

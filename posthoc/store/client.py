@@ -12,7 +12,9 @@ import numpy as np
 from posthoc.errors import BadInput, StoreUnreachable
 from posthoc.model import Run, Series
 from posthoc.store import (
+    DEFAULT_WORKSPACE,
     decode_infinities,
+    pack_by_size,
     unknown_experiments_error,
     unknown_runs_error,
 )
@@ -24,15 +26,22 @@ BATCH_RUNS = 200
 
 
 class ClientStore:
-    def __init__(self, uri: str):
+    notice: str | None = None
+
+    def __init__(self, uri: str, client_uri: str | None = None, workspace: str = DEFAULT_WORKSPACE):
+        """`client_uri`: what MLflow connects to when it differs from the URI we name (a read-only form)."""
         self.uri = uri
+        self.workspace = workspace
         self.is_http = uri.startswith(("http://", "https://"))
         if self.is_http:
             probe_server(uri)
+        import mlflow
         from mlflow.tracking import MlflowClient
 
         try:
-            self.client = MlflowClient(tracking_uri=uri)
+            if workspace != DEFAULT_WORKSPACE:
+                mlflow.set_workspace(workspace)  # a workspace-enabled server scopes every request by it
+            self.client = MlflowClient(tracking_uri=client_uri or uri)
         except Exception as exc:  # the client raises many kinds for a bad backend
             raise StoreUnreachable(f"cannot open tracking store {uri}: {exc}") from exc
 
@@ -52,12 +61,16 @@ class ClientStore:
         found = {}
         for name in names:
             experiment = self._call(self.client.get_experiment_by_name, name)
-            if experiment is not None and experiment.lifecycle_stage == "active":
+            if experiment is not None and experiment.lifecycle_stage == "active" and self._ours(experiment):
                 found[name] = experiment.experiment_id
         missing = [n for n in names if n not in found]
         if missing:
-            raise unknown_experiments_error(missing, self.uri)
+            raise unknown_experiments_error(missing, self.uri, self.workspace)
         return found
+
+    def _ours(self, experiment) -> bool:
+        """In our workspace: MLflow before 3.17 has none, which is its default one."""
+        return (getattr(experiment, "workspace", None) or DEFAULT_WORKSPACE) == self.workspace
 
     def experiment_names(self) -> list[str]:
         from mlflow.entities import ViewType
@@ -66,7 +79,7 @@ class ClientStore:
         while True:
             page = self._call(self.client.search_experiments, view_type=ViewType.ACTIVE_ONLY, max_results=1000,
                               page_token=token)
-            names += [(e.experiment_id, e.name) for e in page]
+            names += [(e.experiment_id, e.name) for e in page if self._ours(e)]
             token = page.token
             if not token:
                 break
@@ -124,7 +137,7 @@ class ClientStore:
         for info in infos:
             for metric in info.data._metric_objs:
                 wanted.setdefault(metric.key, []).append((info.info.run_id, max(int(metric.step) + 1, 1)))
-        jobs = [(key, batch) for key, runs in wanted.items() for batch in _pack(runs)]
+        jobs = [(key, batch) for key, runs in wanted.items() for batch in pack_by_size(runs, BULK_MAX_ROWS, BULK_MAX_RUNS)]
         points: dict[tuple[str, str], list] = {}
         for result in pool.map(lambda job: self._history(*job), jobs):
             for (run_id, key), rows in result.items():
@@ -189,19 +202,6 @@ class ClientStore:
         return response.json().get("metrics", [])
 
 
-def _pack(runs: list[tuple[str, int]]) -> Iterator[list[str]]:
-    """Group runs into bulk requests of at most BULK_MAX_RUNS ids and about BULK_MAX_ROWS points."""
-    batch, rows = [], 0
-    for run_id, estimate in runs:
-        if batch and (len(batch) == BULK_MAX_RUNS or rows + estimate >= BULK_MAX_ROWS):
-            yield batch
-            batch, rows = [], 0
-        batch.append(run_id)
-        rows += estimate
-    if batch:
-        yield batch
-
-
 def probe_server(uri: str) -> None:
     """Fail in seconds, not after the client's minutes of retries, when the server is down."""
     import requests
@@ -212,3 +212,24 @@ def probe_server(uri: str) -> None:
         raise StoreUnreachable(
             f"tracking server {uri} is unreachable ({type(exc).__name__}); is `mlflow server` running there?"
         ) from exc
+
+
+def open_read_only_client(uri: str, read_only_uri: str, problem: str, workspace: str = DEFAULT_WORKSPACE) -> ClientStore:
+    """MLflow's own client over a read-only connection, for a SQL schema our reader does not know.
+
+    MLflow migrates or initializes a schema it finds out of date; on a read-only connection that write
+    fails, and we refuse rather than let MLflow change a store we were asked to read."""
+    import mlflow
+
+    try:
+        store = ClientStore(uri, client_uri=read_only_uri, workspace=workspace)
+        store.client.search_experiments(max_results=1)  # some MLflow versions build (and check) the store lazily
+    except Exception as exc:  # MlflowException, SQLAlchemy and driver errors alike
+        cause = exc.__cause__ if isinstance(exc, StoreUnreachable) else exc
+        reason = str(getattr(cause, "message", None) or cause).strip().splitlines()[0].split(". ")[0]
+        raise StoreUnreachable(
+            f"cannot read {uri}: {problem}, and MLflow {mlflow.__version__} cannot read it without changing it "
+            f"({reason}); posthoc never migrates a store it reads: upgrade posthoc, or run `mlflow db upgrade` on a copy"
+        ) from exc
+    store.notice = f"reading {uri} through MLflow's client, one request per run and metric (slow): {problem}"
+    return store

@@ -14,20 +14,23 @@ import yaml
 
 from posthoc.errors import StoreUnreachable
 from posthoc.model import Run, Series
-from posthoc.store import unknown_experiments_error, unknown_runs_error
+from posthoc.store import DEFAULT_WORKSPACE, decode_infinities, unknown_experiments_error, unknown_runs_error
 
 RUN_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 SKIPPED_DIRS = {".trash", "models", "datasets"}
 
 
 class FileStore:
-    def __init__(self, uri: str, root: Path):
+    notice: str | None = None
+
+    def __init__(self, uri: str, root: Path, workspace: str = DEFAULT_WORKSPACE):
         if not root.is_dir():
             raise StoreUnreachable(
                 f"no MLflow store at {root.absolute()}: the directory does not exist; check --tracking-uri"
             )
         self.uri = uri
         self.root = root
+        self.workspace = workspace  # file stores have only MLflow's default workspace
 
     def _experiments(self) -> dict[str, dict]:
         out = {}
@@ -41,13 +44,13 @@ class FileStore:
 
     def experiment_ids(self, names: list[str]) -> dict[str, str]:
         by_name = {meta.get("name"): eid for eid, meta in self._experiments().items()}
-        missing = [n for n in names if n not in by_name]
+        missing = [n for n in names if n not in by_name or self.workspace != DEFAULT_WORKSPACE]
         if missing:
-            raise unknown_experiments_error(missing, self.uri)
+            raise unknown_experiments_error(missing, self.uri, self.workspace)
         return {n: by_name[n] for n in names}
 
     def experiment_names(self) -> list[str]:
-        experiments = self._experiments()
+        experiments = self._experiments() if self.workspace == DEFAULT_WORKSPACE else {}
         return [str(experiments[e].get("name")) for e in sorted(experiments, key=lambda e: (len(e), e))]
 
     def _run_metas(self, experiment_ids: list[str]) -> list[dict]:
@@ -79,7 +82,7 @@ class FileStore:
 
     def iter_runs(self, run_ids: list[str]) -> Iterator[list[Run]]:
         dirs = {}
-        for run_dir in self.root.glob("*/*"):
+        for run_dir in [*self.root.glob("*/*"), *self.root.glob(".trash/*/*")]:  # by id, as MLflow finds them
             if run_dir.name in run_ids and (run_dir / "meta.yaml").is_file():
                 dirs[run_dir.name] = run_dir
         missing = [r for r in run_ids if r not in dirs]
@@ -108,7 +111,8 @@ def _read_run(run_dir: Path) -> Run:
     metrics = {}
     for key, text in _read_key_files(run_dir / "metrics").items():
         table = np.array(text.split(), dtype=np.float64).reshape(-1, 3)  # timestamp value step
-        metrics[key] = Series.from_points(key, table[:, 2], table[:, 1], table[:, 0])
+        # ±max float is ±Inf, as on SQL stores, which cannot tell them apart (docs/contracts.md)
+        metrics[key] = Series.from_points(key, table[:, 2], decode_infinities(table[:, 1]), table[:, 0])
     tags = _read_key_files(run_dir / "tags")
     return Run(
         run_id=str(meta.get("run_id", run_dir.name)),

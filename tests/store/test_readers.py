@@ -13,7 +13,7 @@ from posthoc.demo.loops import train
 from posthoc.errors import BadInput, StoreUnreachable
 from posthoc.store import load_runs, open_store
 from posthoc.store.client import ClientStore
-from posthoc.store.sqlite import SqliteStore
+from posthoc.store.sql import SqlStore
 from tests.conftest import QUICK
 
 NAN_RUN = dataclasses.replace(QUICK, corrupt_steps=(60,), corrupt_scale=float("inf"), naming="slash")
@@ -43,9 +43,10 @@ def _check_against_training(builder):
     return store
 
 
-def test_sqlite_reader_is_exact(sqlite_store):
-    store = _check_against_training(_fill(sqlite_store))
-    assert isinstance(store, SqliteStore)
+@pytest.mark.parametrize("builder_name", ["sqlite_store", "postgres_store"])
+def test_sql_reader_is_exact(builder_name, request):
+    store = _check_against_training(_fill(request.getfixturevalue(builder_name)))
+    assert isinstance(store, SqlStore) and store.notice is None
 
 
 def test_file_store_reader_is_exact(file_store, monkeypatch):
@@ -72,20 +73,28 @@ def test_server_reads_past_the_bulk_row_limit(server_store):
     assert len(run.metrics["long_loss"]) == 30_000 and run.metrics["long_loss"].steps[-1] == 29_999
 
 
-def test_experiment_lookup_and_run_order(sqlite_store):
-    sqlite_store.add("a", QUICK, experiment="exp-1")
-    sqlite_store.add("b", QUICK, experiment="exp-1")
-    store = open_store(sqlite_store.uri)
+@pytest.mark.parametrize("builder_name", ["sqlite_store", "postgres_store"])
+def test_experiment_lookup_and_run_order(builder_name, request):
+    builder = request.getfixturevalue(builder_name)
+    builder.add("a", QUICK, experiment="exp-1")
+    builder.add("b", QUICK, experiment="exp-1")
+    store = open_store(builder.uri)
     ids = store.run_ids(list(store.experiment_ids(["exp-1"]).values()))
-    assert ids == [sqlite_store.ids["a"], sqlite_store.ids["b"]]
+    assert ids == [builder.ids["a"], builder.ids["b"]]
+    versions = store.run_versions(list(store.experiment_ids(["exp-1"]).values()))
+    assert {r: status for r, (status, _) in versions.items()} == {builder.ids["a"]: "FINISHED", builder.ids["b"]: "FINISHED"}
+    assert store.run_params(list(store.experiment_ids(["exp-1"]).values()))[builder.ids["a"]]["lr"] == str(QUICK.lr)
+    assert store.experiment_names() == ["Default", "exp-1"]
     with pytest.raises(BadInput, match="experiment 'nope' not found"):
         store.experiment_ids(["nope"])
 
 
-def test_unknown_run_id_is_bad_input(sqlite_store):
-    sqlite_store.add("a")
+@pytest.mark.parametrize("builder_name", ["sqlite_store", "postgres_store"])
+def test_unknown_run_id_is_bad_input(builder_name, request):
+    builder = request.getfixturevalue(builder_name)
+    builder.add("a")
     with pytest.raises(BadInput, match="run 'deadbeef' not found"):
-        load_runs(open_store(sqlite_store.uri), ["deadbeef"])
+        load_runs(open_store(builder.uri), ["deadbeef"])
 
 
 def test_missing_store_is_unreachable_and_not_created(tmp_path):
@@ -103,14 +112,17 @@ def test_server_down_is_unreachable_fast():
     assert time.time() - start < 10
 
 
-def test_unknown_schema_falls_back_to_the_mlflow_client(sqlite_store, monkeypatch):
-    """A revision we do not know (a newer MLflow) is read by the installed MLflow's own client."""
-    import posthoc.store.sqlite as fast
+@pytest.mark.parametrize("builder_name", ["sqlite_store", "postgres_store"])
+def test_unknown_schema_falls_back_to_the_mlflow_client_read_only(builder_name, request, monkeypatch):
+    """A revision we do not know but the installed MLflow does (posthoc older than MLflow): its client
+    reads it over a read-only connection, and the store says it is taking the slow path."""
+    import posthoc.store.sql as fast
 
-    _fill(sqlite_store)
+    builder = _fill(request.getfixturevalue(builder_name))
     monkeypatch.setattr(fast, "KNOWN_SCHEMA_REVISIONS", frozenset())
-    store = _check_against_training(sqlite_store)
+    store = _check_against_training(builder)
     assert isinstance(store, ClientStore)
+    assert "through MLflow's client" in store.notice and "schema revision" in store.notice
 
 
 def test_schema_nobody_knows_is_a_clear_error(sqlite_store, tmp_path):
@@ -132,7 +144,7 @@ def test_reading_never_writes(sqlite_store):
     assert hashlib.sha256(open(path, "rb").read()).hexdigest() == before
 
 
-@pytest.mark.parametrize("builder_name", ["sqlite_store", "file_store"])
+@pytest.mark.parametrize("builder_name", ["sqlite_store", "file_store", "postgres_store"])
 def test_odd_logging_is_read_as_logged(builder_name, request):
     """Unsorted and duplicate steps (the latest timestamp wins), one-point and all-NaN metrics, a bare run."""
     from mlflow.entities import Metric
