@@ -89,7 +89,7 @@ def main() -> None:
         else:
             from scripts.bench_read import build
 
-            build(db, args.runs, args.steps)
+            build(f"sqlite:///{db}", args.runs, args.steps)
             print(f"built {db} in {time.perf_counter() - started:.1f} s")
     uri = f"sqlite:///{db.resolve()}"
     out = db.parent / "nightly-out"

@@ -1,54 +1,79 @@
-"""Benchmark: read every metric history of an N-run sqlite store, naive MlflowClient loop vs posthoc.
+"""Benchmark: read every metric history of an N-run store, naive MlflowClient loop vs posthoc, on sqlite and PostgreSQL.
 
-    python scripts/bench_read.py [--runs 1000] [--steps 1000] [--db bench-read/mlflow.db]
+    python scripts/bench_read.py [--runs 1000] [--steps 1000] [--db bench-read/mlflow.db] [--postgres | --postgres-uri URI]
 
-Builds the store once (runs through MLflow's client, metric rows in bulk in MLflow's own schema), reads the
-file once so the page cache is warm for both, then in one process times (a) search_runs +
-get_metric_history per run and key and (b) posthoc's reader, for all runs and for one run, and prints
-both, rows/s and the ratio.
+Builds each store once (runs through MLflow's client, metric rows in bulk in MLflow's own schema: logging
+4M points through the client would take hours), reads the sqlite file once so the page cache is warm for
+both paths, then times (a) search_runs + get_metric_history per run and key and (b) posthoc's reader, for
+all runs and for one run, and prints both, rows/s and the ratio. --postgres starts a throwaway PostgreSQL
+server (Debian's binaries, scripts/local_postgres.py) and fills the same runs there; --postgres-uri uses
+yours (an empty database; MLflow creates its schema).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sqlite3
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # local_postgres
 
 KEYS = ("train_loss", "val_loss", "grad_norm", "lr")
+LARGEST = sys.float_info.max
 
 
-def build(db: Path, runs: int, steps: int) -> None:
-    import numpy as np
+def build(uri: str, runs: int, steps: int) -> None:
+    """N runs logged through MLflow's client, then their metric rows inserted in bulk, encoded as MLflow does."""
+    from mlflow.entities import Param
     from mlflow.tracking import MlflowClient
 
     from posthoc.demo.loops import TrainConfig, train
 
-    db.parent.mkdir(parents=True, exist_ok=True)
-    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    client = MlflowClient(tracking_uri=uri)
     experiment_id = client.create_experiment("bench")
     histories = [train(TrainConfig(dataset="wine", depth=0, lr=lr, steps=steps, val_every=1)) for lr in (0.01, 0.05, 0.2, 1.0)]
     start = int(time.time() * 1000)
     rows, latest = [], []
     for index in range(runs):
         run_id = client.create_run(experiment_id, run_name=f"run-{index}").info.run_id
-        client.log_batch(run_id, params=[__import__("mlflow").entities.Param("lr", str(index % 4))])
+        client.log_batch(run_id, params=[Param("lr", str(index % 4))])
         metrics = histories[index % 4].metrics
         for key in KEYS:
-            steps_, values = metrics[key if key != "val_loss" else "val_loss"]
+            steps_, values = metrics[key]
             stamps = start + steps_ * 10
-            rows.extend(zip([key] * len(steps_), values.tolist(), stamps.tolist(), [run_id] * len(steps_), steps_.tolist(), [0] * len(steps_)))
-            latest.append((key, float(values[-1]), int(stamps[-1]), int(steps_[-1]), 0, run_id))
+            for step, value, stamp in zip(steps_.tolist(), values.tolist(), stamps.tolist()):
+                rows.append((key, *_mlflow_value(value), stamp, run_id, step))
+            latest.append((key, *_mlflow_value(float(values[-1])), int(stamps[-1]), int(steps_[-1]), run_id))
         client.set_terminated(run_id)
         if index % 100 == 99:
             print(f"  built {index + 1}/{runs} runs", file=sys.stderr)
-    with sqlite3.connect(db) as conn:
-        conn.executemany("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES (?,?,?,?,?,?)", rows)
-        conn.executemany("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES (?,?,?,?,?,?)", latest)
-    del np
+    if uri.startswith("sqlite"):
+        with sqlite3.connect(uri.removeprefix("sqlite:///")) as conn:
+            conn.executemany("INSERT INTO metrics (key, value, is_nan, timestamp, run_uuid, step) VALUES (?,?,?,?,?,?)", rows)
+            conn.executemany("INSERT INTO latest_metrics (key, value, is_nan, timestamp, step, run_uuid) VALUES (?,?,?,?,?,?)", latest)
+        return
+    import psycopg
+    import sqlalchemy
+
+    url = sqlalchemy.engine.make_url(uri)
+    with psycopg.connect(host=url.host, port=url.port, user=url.username, password=url.password, dbname=url.database) as conn:
+        with conn.cursor().copy("COPY metrics (key, value, is_nan, timestamp, run_uuid, step) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        with conn.cursor().copy("COPY latest_metrics (key, value, is_nan, timestamp, step, run_uuid) FROM STDIN") as copy:
+            for row in latest:
+                copy.write_row(row)
+
+
+def _mlflow_value(value: float) -> tuple[float, bool]:
+    """(value, is_nan) as MLflow's SQL store writes them: NaN as 0 with is_nan, ±Inf as ±max float."""
+    if math.isnan(value):
+        return 0.0, True
+    return (math.copysign(LARGEST, value) if math.isinf(value) else value), False
 
 
 def search_all_runs(client, experiment: str) -> list:
@@ -86,29 +111,15 @@ def posthoc_read(uri: str, experiment: str, run_id: str | None = None) -> tuple[
     return time.perf_counter() - started, sum(len(s) for r in runs for s in r.metrics.values())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1000)
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--db", type=Path, default=None)
-    parser.add_argument("--skip-naive", action="store_true", help="only time posthoc's reader")
-    args = parser.parse_args()
-    db = args.db or Path(f"bench-read-{args.runs}x{args.steps}/mlflow.db")
-    if not db.exists():
-        started = time.perf_counter()
-        build(db, args.runs, args.steps)
-        print(f"built {db} in {time.perf_counter() - started:.1f} s")
-    uri = f"sqlite:///{db}"
-    with open(db, "rb") as handle:  # both paths then read from the page cache: we time compute, not the disk
-        while handle.read(1 << 24):
-            pass
+def compare(uri: str, label: str, skip_naive: bool) -> None:
+    """posthoc's reader against the naive loop on one store, all runs and one run."""
     fast_all, rows = posthoc_read(uri, "bench")
-    print(f"posthoc reader, all runs: {fast_all:8.2f} s  {rows:,} rows  {rows / fast_all:,.0f} rows/s")
-    if args.skip_naive:
+    print(f"{label}: posthoc reader, all runs: {fast_all:8.2f} s  {rows:,} rows  {rows / fast_all:,.0f} rows/s")
+    if skip_naive:
         return
     slow_all, slow_rows, one_id = naive(uri, "bench")
-    print(f"naive MlflowClient loop:  {slow_all:8.2f} s  {slow_rows:,} rows  {slow_rows / slow_all:,.0f} rows/s")
-    print(f"ratio (all runs): {slow_all / fast_all:.1f}x")
+    print(f"{label}: naive MlflowClient loop:  {slow_all:8.2f} s  {slow_rows:,} rows  {slow_rows / slow_all:,.0f} rows/s")
+    print(f"{label}: ratio (all runs): {slow_all / fast_all:.1f}x")
     fast_one, one_rows = posthoc_read(uri, "bench", one_id)
     from mlflow.tracking import MlflowClient
 
@@ -118,7 +129,46 @@ def main() -> None:
     for key in run.data.metrics:
         client.get_metric_history(one_id, key)
     slow_one = time.perf_counter() - started
-    print(f"one run: posthoc {fast_one * 1000:.1f} ms vs naive {slow_one * 1000:.1f} ms ({one_rows:,} rows), ratio {slow_one / fast_one:.1f}x")
+    print(f"{label}: one run: posthoc {fast_one * 1000:.1f} ms vs naive {slow_one * 1000:.1f} ms ({one_rows:,} rows), "
+          f"ratio {slow_one / fast_one:.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--db", type=Path, default=None)
+    parser.add_argument("--postgres", action="store_true", help="also on a throwaway local PostgreSQL server")
+    parser.add_argument("--postgres-uri", metavar="URI", help="also on this (empty) PostgreSQL database")
+    parser.add_argument("--skip-sqlite", action="store_true", help="only the PostgreSQL store")
+    parser.add_argument("--skip-naive", action="store_true", help="only time posthoc's reader")
+    args = parser.parse_args()
+    if not args.skip_sqlite:
+        db = args.db or Path(f"bench-read-{args.runs}x{args.steps}/mlflow.db")
+        if not db.exists():
+            started = time.perf_counter()
+            db.parent.mkdir(parents=True, exist_ok=True)
+            build(f"sqlite:///{db}", args.runs, args.steps)
+            print(f"built {db} in {time.perf_counter() - started:.1f} s")
+        with open(db, "rb") as handle:  # both paths then read from the page cache: we time compute, not the disk
+            while handle.read(1 << 24):
+                pass
+        compare(f"sqlite:///{db}", "sqlite", args.skip_naive)
+    if args.postgres or args.postgres_uri:
+        server = None
+        if args.postgres_uri is None:
+            from local_postgres import LocalPostgres
+
+            server = LocalPostgres().start()
+        try:
+            uri = args.postgres_uri or server.create_database(template=None)
+            started = time.perf_counter()
+            build(uri, args.runs, args.steps)
+            print(f"built the PostgreSQL store in {time.perf_counter() - started:.1f} s")
+            compare(uri, "postgresql", args.skip_naive)
+        finally:
+            if server is not None:
+                server.stop()
 
 
 if __name__ == "__main__":

@@ -111,6 +111,8 @@ class SqlStore:
                      "ORDER BY experiment_id", params)
 
     def experiment_ids(self, names: list[str]) -> dict[str, str]:
+        if not names:
+            return {}
         with self._snapshot() as query:
             marks = ",".join("?" * len(names))
             found = {name: str(eid) for eid, name in self._experiments(query, f" AND name IN ({marks})", names)}
@@ -124,6 +126,8 @@ class SqlStore:
             return [name for _, name in self._experiments(query)]
 
     def _active_runs(self, select: str, experiment_ids: list[str], join: str = "", group: str = "") -> list:
+        if not experiment_ids:
+            return []  # PostgreSQL rejects an empty IN ()
         marks = ",".join("?" * len(experiment_ids))
         with self._snapshot() as query:
             return query(f"SELECT {select} FROM runs r {join} WHERE r.experiment_id IN ({marks}) "

@@ -73,6 +73,9 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
 
 
 def _is_wal(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        header = handle.read(20)
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(20)
+    except OSError:
+        return False
     return len(header) == 20 and header[18] == WAL_FORMAT

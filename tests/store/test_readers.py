@@ -165,3 +165,31 @@ def test_odd_logging_is_read_as_logged(builder_name, request):
     assert run.metrics["unsorted"].values.tolist() == [9.0, 2.0, 3.0]
     assert run.metrics["single"].steps.tolist() == [7] and run.metrics["all_nan"].finite_count == 0
     assert empty.metrics == {} and empty.status == "RUNNING"
+
+
+@pytest.mark.parametrize("builder_name", ["sqlite_store", "postgres_store"])
+def test_every_read_transaction_refuses_writes(builder_name, request):
+    """mode=ro on sqlite, READ ONLY transactions on PostgreSQL: the database itself rejects a write."""
+    builder = request.getfixturevalue(builder_name)
+    builder.add("a", dataclasses.replace(QUICK, steps=20))
+    store = open_store(builder.uri)
+    with pytest.raises(StoreUnreachable, match="read-only|readonly"):
+        with store._snapshot() as query:
+            query("UPDATE runs SET name = 'changed'")
+    assert load_runs(store, [builder.ids["a"]])[0].run_name == "a"
+
+
+def test_postgres_schema_mlflow_would_migrate_is_refused_untouched(postgres_store):
+    import psycopg
+    import sqlalchemy
+
+    postgres_store.add("a", dataclasses.replace(QUICK, steps=20))
+    url = sqlalchemy.engine.make_url(postgres_store.uri)
+    with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True) as db:
+        db.execute("UPDATE alembic_version SET version_num = 'ffffffffffff'")
+        tables = db.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").fetchone()
+    with pytest.raises(StoreUnreachable, match=r"'ffffffffffff'.*never migrates"):
+        open_store(postgres_store.uri)
+    with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("ffffffffffff",)]
+        assert db.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").fetchone() == tables
