@@ -82,7 +82,9 @@ def train_lightgbm(label: str, seed: int, api: str | None = None, early_stopping
         params = dict(num_leaves=int(rng.choice([7, 15])), min_data_in_leaf=int(rng.integers(20, 50)),
                       learning_rate=_log_uniform(rng, 0.03, 0.08))
         stopping = int(rng.choice([20, 30])) if (rng.random() < 0.7 if early_stopping is None else early_stopping) else 0
-        rounds = int(rng.integers(300, 600)) if stopping else int(rng.integers(60, 120))
+        # without early stopping, enough rounds to converge (learning_rate x rounds of 8-15): a run stopped
+        # mid-descent is under-trained, not healthy
+        rounds = int(rng.integers(300, 600)) if stopping else int(rng.uniform(8, 15) / params["learning_rate"])
     params.update(objective="binary", verbose=-1, seed=seed, num_threads=1)
     if sklearn_api:
         model = lgb.LGBMClassifier(n_estimators=rounds, num_leaves=params["num_leaves"],
@@ -121,7 +123,9 @@ def train_xgboost(label: str, seed: int, api: str | None = None, early_stopping:
         params = dict(max_depth=int(rng.integers(2, 4)), min_child_weight=float(rng.integers(3, 10)),
                       learning_rate=_log_uniform(rng, 0.03, 0.1))
         stopping = int(rng.choice([20, 30])) if (rng.random() < 0.7 if early_stopping is None else early_stopping) else 0
-        rounds = int(rng.integers(300, 600)) if stopping else int(rng.integers(60, 120))
+        # without early stopping, enough rounds to converge (learning_rate x rounds of 8-15): a run stopped
+        # mid-descent is under-trained, not healthy
+        rounds = int(rng.integers(300, 600)) if stopping else int(rng.uniform(8, 15) / params["learning_rate"])
     if sklearn_api:
         model = xgb.XGBClassifier(n_estimators=rounds, early_stopping_rounds=stopping or None, random_state=seed,
                                   n_jobs=1, eval_metric="logloss", **params)
@@ -155,7 +159,8 @@ def train_keras(label: str, seed: int) -> dict:
         width, lr, epochs = int(rng.choice([128, 256])), _log_uniform(rng, 2e-3, 6e-3), int(rng.integers(50, 80))
     else:
         xt, yt, xv, yv = _split(rng, int(rng.integers(1500, 3000)), 600, 20, "additive", 0.0)
-        width, lr, epochs = int(rng.choice([8, 16])), _log_uniform(rng, 1e-3, 3e-3), int(rng.integers(15, 30))
+        # trained to convergence (40-70 epochs): a run stopped while val still falls is under-trained, not healthy
+        width, lr, epochs = int(rng.choice([8, 16])), _log_uniform(rng, 1e-3, 3e-3), int(rng.integers(40, 70))
     model = keras.Sequential([keras.Input((xt.shape[1],)), keras.layers.Dense(width, activation="relu"),
                               keras.layers.Dense(1, activation="sigmoid")])
     model.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy", metrics=["accuracy"])
