@@ -71,3 +71,32 @@ def test_a_healthy_run_logged_without_steps_stays_healthy(autologged):
     assert roles.get("val_loss").steps[-1] >= 180
     d = diagnose(run, strict=True)
     assert d.status == "healthy" and d.roles["train_loss"] == "train_loss"
+
+
+def test_keras_batch_level_logging_saw_tooth_is_not_a_fault(autologged):
+    """log_every_n_steps=1 logs Keras' running mean within each epoch (a saw-tooth at epoch boundaries), and
+    the validation loss only as step-0 copies after each epoch: placed on the batch steps by time."""
+    pytest.importorskip("keras")
+    import keras
+    import mlflow
+    from corpus.autolog import QUIET
+
+    mlflow.keras.autolog(log_every_epoch=False, log_every_n_steps=1,
+                         **{k: v for k, v in QUIET.items() if k != "log_input_examples"})
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3000, 10)).astype(np.float32)
+    y = (x[:, 0] - x[:, 1] + 0.3 * rng.normal(size=3000) > 0).astype(np.float32)
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((10,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="binary_crossentropy")
+    with mlflow.start_run(run_name="keras-batch-level") as run:
+        model.fit(x[:2400], y[:2400], validation_data=(x[2400:], y[2400:]), epochs=6, batch_size=64, verbose=0)
+    run = autologged.load(run.info.run_id)
+    roles = resolve_roles(run)
+    train, val = roles.get("train_loss"), roles.get("val_loss")
+    assert train.key == "loss" and train.ordered_by == "step" and len(train) == 6 * 38
+    assert val.key == "validation_loss" and val.ordered_by == "timestamp" and len(val) == 6
+    assert val.steps[-1] >= train.steps[-2]  # the last validation pass came after the last batches
+    d = diagnose(run, strict=True)
+    assert d.status == "healthy", [f.message for f in d.findings]
