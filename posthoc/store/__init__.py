@@ -101,9 +101,7 @@ def open_store(uri: str, workspace: str = DEFAULT_WORKSPACE) -> Store:
     if scheme.split("+")[0] in ("mysql", "mssql"):
         from posthoc.store.client import ClientStore
 
-        store = ClientStore(uri, workspace=workspace)
-        store.notice = f"reading {uri} through MLflow's client, one request per run and metric (the batched SQL reader covers sqlite and PostgreSQL)"
-        return store
+        return ClientStore(uri, workspace=workspace)  # says it is the slow path: store.notice
     raise BadInput(f"unsupported tracking URI {uri!r}: use sqlite:///PATH, a directory, or http(s)://HOST")
 
 

@@ -44,6 +44,8 @@ class ClientStore:
             self.client = MlflowClient(tracking_uri=client_uri or uri)
         except Exception as exc:  # the client raises many kinds for a bad backend
             raise StoreUnreachable(f"cannot open tracking store {uri}: {exc}") from exc
+        if not self.is_http:  # a server answers in bulk; anything else costs a request per run and metric
+            self.notice = "reading through MLflow's client, one request per run and metric (slow)"
 
     def _call(self, fn, *args, **kwargs):
         from mlflow.exceptions import MlflowException
@@ -231,5 +233,5 @@ def open_read_only_client(uri: str, read_only_uri: str, problem: str, workspace:
             f"cannot read {uri}: {problem}, and MLflow {mlflow.__version__} cannot read it without changing it "
             f"({reason}); posthoc never migrates a store it reads: upgrade posthoc, or run `mlflow db upgrade` on a copy"
         ) from exc
-    store.notice = f"reading {uri} through MLflow's client, one request per run and metric (slow): {problem}"
+    store.notice = f"{store.notice}: {problem}"
     return store
