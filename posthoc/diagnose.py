@@ -43,7 +43,8 @@ SWING_OVER_RISE = 0.25  # oscillation's typical swing over divergence's rise abo
 # diverged or exploded run also "stalls" at a huge level; swings contain spikes; a net whose gradients
 # vanished learns nothing, so its val drift is not overfitting; noisy_small_batch requires a clearly
 # falling trend, which rules out oscillation's "little net progress". Plateau explains underfitting only
-# when the lr collapsed or the run never improved; divergence vs oscillation is decided by `_explains`.
+# when the run never learned, learned far too slowly or the lr collapsed; divergence vs oscillation is
+# decided by `_explains`.
 SUPPRESSED_BY: dict[str, tuple[str, ...]] = {
     "plateau": ("divergence", "exploding_gradients", "vanishing_gradients", "oscillation"),
     "underfitting": ("divergence", "exploding_gradients", "plateau", "oscillation", "vanishing_gradients"),
@@ -125,8 +126,8 @@ def _mark_order(f: Finding, run: Run) -> Finding:
 def _explains(other: Finding, f: Finding) -> bool:
     if other.pattern not in SUPPRESSED_BY.get(f.pattern, ()):
         return False
-    if (other.pattern, f.pattern) == ("plateau", "underfitting"):
-        return bool(other.evidence.get("lr_collapsed") or other.evidence.get("never_improved"))
+    if (other.pattern, f.pattern) == ("plateau", "underfitting"):  # a run that never converged did not converge high
+        return other.evidence.get("kind") in ("never_learned", "too_slow", "lr_collapsed")
     if {other.pattern, f.pattern} == {"divergence", "oscillation"}:
         # a loss that jumped up and swings around its new level: oscillation when the swings span a good
         # part of the rise (bounded bouncing), divergence when the level itself is the story

@@ -16,6 +16,9 @@ import numpy as np
 from posthoc.model import Series
 
 MAD_TO_SIGMA = 1.4826  # MAD of a normal sample times this estimates its standard deviation
+# Cohen's d of 0.8 is the conventional "large effect": a run whose net drop is smaller than 0.8 sigmas of its
+# own batch-to-batch noise has not measurably learned
+LARGE_EFFECT = 0.8
 MAX_POINTS = 400  # long series are reduced to this many bucket medians before shape statistics
 
 
@@ -120,6 +123,20 @@ class Profile:
     trend_noise: float  # sigma of one trend value: raw sigma / sqrt(raw points behind it)
     range: float
     scale: float  # range, or noise/magnitude when the run made no progress: never zero
+    rounding: float  # a millionth of the loss's magnitude: differences below it are float rounding, not signal
+    drop_sigmas: float  # net drop (head - tail) in point-noise sigmas (an effect size; inf when noise is 0)
+    removed: float  # fraction of the initial loss the run removed, (head - tail) / head; NaN without a natural 0
+    late_share: float  # share of the net drop made in the last 30% of the run: ~0.3 linear, ~0 converged
+
+    @property
+    def learned(self) -> bool:
+        """The net drop is a large effect against the point noise (and above float rounding)."""
+        return self.drop_sigmas > LARGE_EFFECT
+
+    @property
+    def natural_zero(self) -> bool:
+        """A loss bounded below by 0 (cross-entropy, MSE): "high" and "removed" mean something."""
+        return self.floor >= 0 and self.head > 0
 
 
 _CACHE: weakref.WeakKeyDictionary[Series, Profile | None] = weakref.WeakKeyDictionary()
@@ -137,7 +154,7 @@ def profile(series: Series | None, min_points: int = 8) -> Profile | None:
 
 def _profile(series: Series, min_points: int) -> Profile | None:
     steps, values = finite_prefix(series)
-    if len(values) < min_points or np.max(np.abs(values)) > 1e300:
+    if len(values) < min_points:
         return None
     b_steps, b_values = bucket_medians(steps, values)
     window = max(3, len(b_values) // 20)
@@ -150,19 +167,118 @@ def _profile(series: Series, min_points: int) -> Profile | None:
     resid_raw = values - np.interp(steps, b_steps, trend)
     resid = robust_sigma(resid_raw)
     progress = max(head - best, 0.0)
-    magnitude = float(np.median(np.abs(values)))
-    # below a millionth of the loss's magnitude differences are float rounding, not signal
-    scale = max(progress, noise, resid, 1e-6 * magnitude, 1e-300)
+    rounding = 1e-6 * float(np.median(np.abs(values)))
+    scale = max(progress, noise, resid, rounding, 1e-300)
     per_trend_point = len(values) / len(b_values) * window
     trend_noise = max(noise, resid) / np.sqrt(per_trend_point)
-    return Profile(steps, values, b_steps, trend, head, best, int(b_steps[best_index]), tail, noise, resid,
-                   float(np.min(values)), float(np.median(values[len(values) // 2 :])), float(trend_noise), progress,
-                   scale)
+    drop = head - tail
+    drop_sigmas = drop / noise if noise > 0 else (0.0 if abs(drop) <= rounding else float(np.sign(drop)) * np.inf)
+    floor = float(np.min(values))
+    removed = drop / head if floor >= 0 and head > 0 else float("nan")
+    at_70 = float(np.interp(steps[0] + 0.7 * (steps[-1] - steps[0]), b_steps, trend))
+    late_share = (at_70 - tail) / drop if drop > rounding else 0.0
+    return Profile(steps, values, b_steps, trend, head, best, int(b_steps[best_index]), tail, noise, resid, floor,
+                   float(np.median(values[len(values) // 2 :])), float(trend_noise), progress, scale, rounding,
+                   float(drop_sigmas), float(removed), float(late_share))
+
+
+def flat_ends(trend: np.ndarray, tolerance: float) -> np.ndarray:
+    """For each start point, the index where the trend first leaves a band of 2 * tolerance (n if never).
+
+    Row i of the matrix holds the trend from point i on (earlier points replaced by trend[i]); running
+    max/min along rows give every stretch's spread at once. n <= 400 bucketed points, so n^2 is small.
+    """
+    n = len(trend)
+    if n > 200:  # the trend is smooth at this scale: every other point keeps the n^2 matrix small
+        coarse = flat_ends(trend[::2], tolerance)
+        return np.minimum(np.repeat(coarse * 2, 2)[:n], n)
+    m = np.broadcast_to(trend, (n, n)).copy()
+    lower = np.tril(np.ones((n, n), dtype=bool), -1)
+    m[lower] = np.broadcast_to(trend[:, None], (n, n))[lower]
+    spread = np.maximum.accumulate(m, axis=1) - np.minimum.accumulate(m, axis=1)
+    broken = spread > 2 * tolerance
+    return np.where(broken.any(axis=1), np.argmax(broken, axis=1), n)
+
+
+def escaped_stall(p: Profile, band: float, min_drop: float, excluded: np.ndarray) -> tuple[int, int, float]:
+    """The longest flat stretch of the trend (within `band` x progress + trend noise) that the loss later left
+    by at least `min_drop` x its scale, holding to the end and for 5%+ of the run: (start, end, drop).
+
+    A converged tail is flat too, but nothing follows it; `excluded` trend points (warmup) never start one."""
+    steps, span = p.trend_steps, max(int(p.trend_steps[-1] - p.trend_steps[0]), 1)
+    ends = flat_ends(p.trend, band * p.range + p.trend_noise) - 1
+    drops = np.where((steps[-1] - steps[ends]) / span >= 0.05, (p.trend - p.tail) / p.scale, 0.0)
+    drops[excluded] = 0.0
+    start = int(np.argmax(np.where(drops >= min_drop, steps[ends] - steps, -1)))
+    return start, int(ends[start]), float(drops[start])
+
+
+def window_stall(p: Profile, window: tuple[int, int]) -> tuple[int, int, float, bool]:
+    """Trend indices of a step window, how far the loss fell after it (in units of p.scale) and whether
+    the window reaches the run's last 5%: what a stretch of near-zero lr did to the loss."""
+    steps, span = p.trend_steps, max(int(p.trend_steps[-1] - p.trend_steps[0]), 1)
+    inside = np.flatnonzero((steps >= window[0]) & (steps <= window[1]))
+    if not len(inside):
+        return 0, 0, 0.0, False
+    drop = max((float(np.median(p.trend[inside])) - p.tail) / p.scale, 0.0)
+    return int(inside[0]), int(inside[-1]), drop, (steps[-1] - window[1]) / span < 0.05
+
+
+def low_window(series: Series | None, ratio: float) -> tuple[float | None, tuple[int, int] | None]:
+    """Final value over its peak, and the longest window of steps spent at or below `ratio` x peak.
+
+    For a learning rate: cosine and linear schedules reach ~0 only in their last few percent; a decay that
+    is too fast, or a scheduler bug that zeroes the lr mid-run, sits near 0 for a long window.
+    """
+    if series is None or series.finite_count < 3:
+        return None, None
+    steps, values = series.steps[series.finite], series.values[series.finite]
+    peak = float(np.max(values))
+    if peak <= 0:
+        return None, None
+    low = np.concatenate([[False], values <= ratio * peak, [False]]).astype(np.int8)
+    starts, stops = np.flatnonzero(np.diff(low) == 1), np.flatnonzero(np.diff(low) == -1) - 1
+    if not len(starts):
+        return float(values[-1] / peak), None
+    longest = int(np.argmax(steps[stops] - steps[starts]))
+    return float(values[-1] / peak), (int(steps[starts[longest]]), int(steps[stops[longest]]))
+
+
+def ramping_up(series: Series | None, at_steps: np.ndarray) -> np.ndarray:
+    """Steps before `series` (an lr) first reached its peak while it was below half of it: warmup."""
+    if series is None or series.finite_count < 3:
+        return np.zeros(len(at_steps), dtype=bool)
+    steps, values = series.steps[series.finite], series.values[series.finite]
+    at = np.interp(at_steps, steps, values)
+    return (at_steps < steps[int(np.argmax(values))]) & (at < 0.5 * np.max(values))
+
+
+def periodicity(values: np.ndarray) -> tuple[float, float, bool]:
+    """Dominant period (in points), Fisher's g (the periodogram peak's share of all power) and whether g is
+    significant at 1% against white noise: P(g > x) ~ m(1 - x)^(m - 1) for m frequencies (Fisher 1929).
+
+    Winsorized at 4 robust sigmas first, so one spike is not read as a period."""
+    sigma = robust_sigma(values)
+    x = np.clip(values, np.median(values) - 4 * sigma, np.median(values) + 4 * sigma) if sigma > 0 else values
+    power = np.abs(np.fft.rfft(x - np.mean(x)))[1:] ** 2 if len(x) >= 8 else np.zeros(0)
+    total = float(np.sum(power))
+    if total <= 0:
+        return float("inf"), 0.0, False
+    peak, m = int(np.argmax(power)), len(power)
+    g = float(power[peak] / total)
+    return len(x) / (peak + 1), g, g > 1 - (0.01 / m) ** (1 / max(m - 1, 1))
+
+
+def burst_fraction(values: np.ndarray) -> float:
+    """Share of points more than 3 robust sigmas from the median: 0.27% for Gaussian noise, more in bursts."""
+    sigma = robust_sigma(values)
+    return float(np.mean(np.abs(values - np.median(values)) > 3 * sigma)) if sigma > 0 else 0.0
 
 
 def autocorrelation(values: np.ndarray, lag: int = 1) -> float:
     """Lag-k autocorrelation: near 0 for batch noise, far from 0 for structured swings."""
-    x = values - np.mean(values)
+    x = values / max(float(np.max(np.abs(values))), 1e-300) if len(values) else values  # sums of 1e305 overflow
+    x = x - np.mean(x)
     energy = float(np.dot(x, x))
     if len(x) <= lag or energy <= 0:
         return 0.0

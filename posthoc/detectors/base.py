@@ -51,7 +51,7 @@ def finding(pattern: str, severity: str, confidence: float, metric: str | None, 
     return Finding(
         pattern=pattern,
         severity=severity,
-        confidence=float(min(max(confidence, 0.0), 1.0)),
+        confidence=float(confidence),
         metric=metric,
         step_start=None if span[0] is None else int(span[0]),
         step_end=None if span[1] is None else int(span[1]),

@@ -39,7 +39,7 @@ class Thresholds:
 def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     train, val = roles.get("train_loss"), roles.get("val_loss")
     pv, pt = profile(val, t.min_points), profile(train, t.min_points)
-    if pv is None or pt is None:
+    if pv is None or pt is None or not pt.learned:  # "train keeps falling" needs a train loss that fell at all
         return []
     after = int(np.sum(pv.steps > pv.best_step))
     rise = pv.tail - pv.best

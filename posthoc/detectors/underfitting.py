@@ -34,7 +34,6 @@ class Thresholds:
     max_final_move: float = 0.1  # trend change over the last `final_fraction`, as a fraction of progress
     final_fraction: float = 0.3
     max_gap: float = 0.25  # |val - train| at the end, as a fraction of train's progress
-    min_progress_noise: float = 3.0  # it did improve (else plateau: never left its initial level)
     min_points: int = 5
 
 
@@ -43,7 +42,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     pt, pv = profile(train, t.min_points), profile(val, t.min_points)
     if pt is None or pv is None or pt.head <= 0 or np.min(pt.values) < 0:
         return []
-    if pt.head - pt.best < t.min_progress_noise * pt.trend_noise:
+    if not pt.learned:  # no net progress beyond its noise: plateau's never_learned, not a converged level
         return []
     level_ratio = pt.tail / pt.head
     cut = pt.trend_steps[0] + (1 - t.final_fraction) * (pt.trend_steps[-1] - pt.trend_steps[0])

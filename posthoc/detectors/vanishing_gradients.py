@@ -67,8 +67,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     loss_move_early = abs(float(np.interp(decade_step, p.trend_steps, p.trend)) - p.tail) / p.scale
     # "still high" needs a natural zero; for shifted losses fall back on DESIGN's absolute norm, since a
     # memorized training set also drives the norm down by decades
-    if p.floor >= 0 and p.head > 0:
-        high = p.tail >= t.min_level_ratio * p.head
+    if p.floor >= 0:  # a loss at its lower bound 0 has converged: its gradients vanish by design
+        high = p.head > 0 and p.tail >= t.min_level_ratio * p.head
     else:
         high = final <= np.log10(t.tiny_norm)
     if loss_move > t.max_loss_move or loss_move_early > t.max_loss_move_early or not high:

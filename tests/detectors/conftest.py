@@ -3,15 +3,22 @@
 import pytest
 
 from posthoc.diagnose import diagnose
+from tests.conftest import StoreBuilder
 
 
-@pytest.fixture
-def analyze(sqlite_store):
+@pytest.fixture(scope="module")
+def detector_store(tmp_path_factory) -> StoreBuilder:
+    """One sqlite store per test module: creating MLflow's schema costs seconds, a run costs milliseconds."""
+    return StoreBuilder(f"sqlite:///{tmp_path_factory.mktemp('detectors') / 'mlflow.db'}")
+
+
+@pytest.fixture(scope="module")
+def analyze(detector_store):
     """analyze(name, config) -> Diagnosis of that run, read back from the store (strict: detectors may not raise)."""
 
     def run(name, config, **kwargs):
-        sqlite_store.add(name, config, **kwargs)
-        return diagnose(sqlite_store.load(name), strict=True)
+        detector_store.add(name, config, **kwargs)
+        return diagnose(detector_store.load(name), strict=True)
 
     return run
 

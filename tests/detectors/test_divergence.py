@@ -1,3 +1,8 @@
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
 from posthoc.demo.loops import TrainConfig
 from tests.detectors.conftest import finding
 
@@ -6,8 +11,6 @@ BASE = TrainConfig(dataset="digits", depth=1, hidden=32, optimizer="adam", lr=2e
 
 
 def test_lr_jump_mid_run_diverges_from_its_best(analyze):
-    from dataclasses import replace
-
     d = analyze("jump", replace(BASE, lr_jump_step=JUMP, lr_jump_factor=60.0))
     f = finding(d, "divergence")
     assert f is not None and d.status == "failed"
@@ -20,3 +23,20 @@ def test_lr_jump_mid_run_diverges_from_its_best(analyze):
 def test_same_run_without_the_jump_does_not_diverge(analyze):
     d = analyze("steady", BASE)
     assert finding(d, "divergence") is None and d.status != "failed"
+
+
+# plain linear regression on raw diabetes targets with an lr past 2/curvature: the MSE grows ~10x a step
+BLOWUP = TrainConfig(dataset="diabetes", depth=0, lr=0.5, batch_size=0, val_every=10)
+
+
+@pytest.mark.parametrize("log_grad_norm", [True, False], ids=["with grad norm", "loss only"])
+def test_a_finite_climb_to_1e305_reads_like_a_climb_to_1e250(analyze, detector_store, log_grad_norm):
+    low = analyze("to-1e250", replace(BLOWUP, steps=262, log_grad_norm=log_grad_norm))
+    high = analyze("to-1e305", replace(BLOWUP, steps=316, log_grad_norm=log_grad_norm))
+    for d in (low, high):
+        f = finding(d, "divergence")
+        assert f is not None and d.status == "failed" and finding(d, "nan_inf") is None
+        assert f.evidence["rise_orders_of_magnitude"] >= 200
+    loss = detector_store.load("to-1e305").metrics["train_loss"].values
+    assert np.all(np.isfinite(loss)) and loss.max() > 1e300  # finite all the way: nothing for nan_inf
+    assert (low.primary, {f.pattern for f in low.findings}) == (high.primary, {f.pattern for f in high.findings})

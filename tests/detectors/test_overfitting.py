@@ -7,11 +7,11 @@ SMALL = TrainConfig(dataset="digits", depth=1, hidden=128, train_subset=100, lab
                     val_every=25)
 
 
-def test_small_noisy_subset_overfits_after_val_bottoms_out(analyze, sqlite_store):
+def test_small_noisy_subset_overfits_after_val_bottoms_out(analyze, detector_store):
     d = analyze("overfit", SMALL)
     f = finding(d, "overfitting")
     assert f is not None and d.primary == "overfitting"
-    val = sqlite_store.load("overfit").metrics["val_loss"]
+    val = detector_store.load("overfit").metrics["val_loss"]
     true_best = int(val.steps[np.argmin(val.values)])
     assert abs(f.evidence["best_step"] - true_best) <= 100
     assert f.evidence["final_val"] > f.evidence["best_val"]

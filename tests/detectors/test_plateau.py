@@ -1,3 +1,8 @@
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
 from posthoc.demo.loops import TrainConfig
 from tests.detectors.conftest import finding
 
@@ -25,3 +30,27 @@ def test_lr_zeroed_mid_run_stalls_then_the_loss_falls_again(analyze):
     assert f is not None and f.evidence["lr_collapsed"]
     assert abs(f.evidence["plateau_start_step"] - 60) <= 10 and abs(f.evidence["plateau_end_step"] - 330) <= 10
     assert f.evidence["drop_after_plateau_ratio"] >= 0.1
+
+
+STUCK = TrainConfig(dataset="digits", depth=6, activation="tanh", init_scale=0.1, lr=0.05, steps=1000, val_every=20)
+
+
+@pytest.mark.parametrize("log_val", [True, False], ids=["with val", "without val"])
+def test_deep_tanh_stuck_at_chance_never_learned(analyze, log_val):
+    d = analyze("stuck", replace(STUCK, log_val=log_val))
+    f = finding(d, "plateau")
+    assert f is not None and d.primary == "plateau" and f.evidence["kind"] == "never_learned"
+    assert abs(f.evidence["initial_value"] - np.log(10)) < 0.05  # ln(10 classes): chance level, and it stayed
+    assert abs(f.evidence["drop_noise_sigmas"]) <= 0.8 and f.evidence["plateau_fraction"] >= 0.95
+    assert finding(d, "overfitting") is None and finding(d, "underfitting") is None
+
+
+@pytest.mark.parametrize("dataset, batch_size", [("digits", 32), ("iris", 0)], ids=["minibatch", "full batch"])
+def test_lr_far_too_small_is_not_healthy(analyze, dataset, batch_size):
+    d = analyze("crawl", TrainConfig(dataset=dataset, lr=1e-5, batch_size=batch_size, steps=1000, val_every=20))
+    f = finding(d, "plateau")
+    assert f is not None and d.primary == "plateau"
+    assert f.evidence["kind"] in ("never_learned", "too_slow") and f.evidence["removed_fraction"] < 0.2
+    assert finding(d, "underfitting") is None
+    if f.evidence["kind"] == "too_slow":
+        assert "lr=1e-05" in f.suggestions[0]
