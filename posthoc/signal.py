@@ -85,6 +85,36 @@ def noise_sigma(values: np.ndarray) -> float:
     return robust_sigma(np.diff(values)) / float(np.sqrt(2.0))
 
 
+def log_level(series: Series, window_fraction: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Finite prefix (steps, values) and the running median of log10|value| on the bucketed grid (steps,
+    level): orders of magnitude, for norms whose scale depends on the loss and the model."""
+    steps, values = finite_prefix(series)
+    b_steps, b_logs = bucket_medians(steps, np.log10(np.maximum(np.abs(values), 1e-30)))
+    return steps, values, b_steps, rolling_median(b_logs, max(3, int(window_fraction * len(b_logs))))
+
+
+def recovered_spikes(values: np.ndarray, level: np.ndarray, needed: np.ndarray, skip: int, window: int,
+                     recover_fraction: float) -> tuple[np.ndarray, int]:
+    """Peaks of upward excursions above `level` by more than `needed` that recover (the median of the next
+    `window` points falls back below level + recover_fraction x height), one per event (points within 3 of
+    each other), and how many points stood that high at all. The first `skip` points are never spikes."""
+    n, dev = len(values), values - level
+    candidate = (dev > needed) & (dev > 0)
+    candidate[:skip] = False
+    index = np.flatnonzero(candidate)
+    if not len(index):
+        return index, 0
+    ahead = np.lib.stride_tricks.sliding_window_view(np.pad(values, (0, window), mode="edge"), window)
+    after = np.median(ahead[np.minimum(index + 1, n)], axis=1)
+    index = index[(after <= level[index] + recover_fraction * dev[index]) & (index + 2 < n)]
+    if not len(index):
+        return index, int(candidate.sum())
+    event_id = np.concatenate([[0], np.cumsum(np.diff(index) > 3)])
+    order = np.lexsort((-dev[index], event_id))
+    first_of_event = np.concatenate([[True], event_id[order][1:] != event_id[order][:-1]])
+    return index[order][first_of_event], int(candidate.sum())
+
+
 def edge_level(values: np.ndarray, fraction: float, last: bool, min_points: int = 3) -> float:
     """Median of the first (or last) `fraction` of the points, at least `min_points` of them."""
     k = max(min_points, int(np.ceil(fraction * len(values))))
@@ -283,3 +313,54 @@ def autocorrelation(values: np.ndarray, lag: int = 1) -> float:
     if len(x) <= lag or energy <= 0:
         return 0.0
     return float(np.dot(x[lag:], x[:-lag]) / energy)
+
+
+@dataclass(frozen=True)
+class Swings:
+    """Up-down swings of a loss around its trend through the second half of the run (see `swings`)."""
+
+    swing: float  # robust sigma of the values around the rolling-median trend
+    progress: float  # net progress after the initial transient: median of 10-30% of the run minus the final level
+    relative: float  # swing over the late level's distance from the lowest value seen (shift-free "large")
+    persistence: float  # swing in the last quarter over the swing in the second quarter
+    structure: float  # lag-1 autocorrelation, winsorized at 3 swings (a burst of spikes cannot pose as structure)
+    period: float  # dominant period, in logged points
+    periodicity: float  # Fisher's g of that period
+    periodic: bool  # g significant at 1% against white noise
+    bursts: float  # share of points beyond 3 robust sigmas (0.27% for Gaussian noise)
+    low: float
+    high: float
+
+
+def swings(p: Profile) -> Swings:
+    n = len(p.values)
+    resid = p.values - np.interp(p.steps, p.trend_steps, p.trend)
+    late, swing = resid[n // 2 :], robust_sigma(resid[n // 2 :])
+    progress = max(float(np.median(p.values[n // 10 : max(3 * n // 10, n // 10 + 1)])) - p.tail, 0.0)
+    clipped = np.clip(late, np.median(late) - 3 * swing, np.median(late) + 3 * swing)
+    period, g, periodic = periodicity(late)
+    return Swings(swing, progress, swing / max(p.late_level - p.floor, 1e-300),
+                  robust_sigma(resid[3 * n // 4 :]) / max(robust_sigma(resid[n // 4 : n // 2]), 1e-300),
+                  autocorrelation(clipped), period, g, periodic, burst_fraction(late),
+                  float(np.min(p.values[n // 2 :])), float(np.max(p.values[n // 2 :])))
+
+
+def lr_cycle(lr: Series | None) -> float | None:
+    """Period, in steps, of a cyclic lr schedule (triangular, SGDR restarts): a periodicity significant by
+    Fisher's g, repeating 3+ times, spanning 2x or more. None for constant, decaying or warmup schedules."""
+    if lr is None or lr.finite_count < 16:
+        return None
+    steps, values = lr.steps[lr.finite], lr.values[lr.finite]
+    period, _, significant = periodicity(values)
+    if not significant or period > len(values) / 3 or values.max() < 2 * values.min():
+        return None
+    return period * float(np.median(np.diff(steps)))
+
+
+def cycle_progress(p: Profile, period_steps: float) -> tuple[float, float]:
+    """Median loss over the first full cycle minus that over the last (progress between equal phases of a
+    cyclic schedule), and the robust sigma of the loss within the last cycle."""
+    first = p.values[p.steps <= p.steps[0] + period_steps]
+    last = p.values[p.steps >= p.steps[-1] - period_steps]
+    return float(np.median(first) - np.median(last)), robust_sigma(last)
+

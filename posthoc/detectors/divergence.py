@@ -52,16 +52,10 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     after = p.trend_steps >= p.best_step
     up = after & (p.trend > p.best + 0.25 * rise)
     start_step = int(p.trend_steps[np.argmax(up)]) if up.any() else p.best_step
-    evidence = {
-        "best_step": p.best_step,
-        "best_value": rounded(p.best),
-        "initial_value": rounded(p.head),
-        "final_value": rounded(p.tail),
-        "rise_ratio": rounded(rise_ratio),
-        "rise_noise_sigmas": rounded(rise_noise),
-        "final_above_initial": bool(p.tail > p.head),
-        "last_finite_step": int(p.steps[-1]),
-    }
+    evidence = {"best_step": p.best_step, "best_value": rounded(p.best), "initial_value": rounded(p.head),
+                "final_value": rounded(p.tail), "rise_ratio": rounded(rise_ratio),
+                "rise_noise_sigmas": rounded(rise_noise), "final_above_initial": bool(p.tail > p.head),
+                "last_finite_step": int(p.steps[-1])}
     if p.best > 0 and p.tail > 0:
         evidence["rise_orders_of_magnitude"] = rounded(float(np.log10(p.tail / p.best)), 3)
     lr = roles.get("lr")

@@ -18,7 +18,7 @@ import numpy as np
 from posthoc.detectors.base import finding, fmt, lower_lr_suggestion, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import bucket_medians, finite_prefix, ramp, rolling_median
+from posthoc.signal import log_level, ramp
 
 PATTERN, SEVERITY = "exploding_gradients", "critical"
 REQUIRES: tuple[str, ...] = ("grad_norm",)
@@ -37,12 +37,9 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     grad = roles.get("grad_norm")
     if grad is None:
         return []
-    steps, values = finite_prefix(grad)
+    steps, values, b_steps, level = log_level(grad, t.window_fraction)
     if len(values) < t.min_points:
         return []
-    logs = np.log10(np.maximum(np.abs(values), 1e-30))
-    b_steps, b_logs = bucket_medians(steps, logs)
-    level = rolling_median(b_logs, max(3, int(t.window_fraction * len(b_logs))))
     peak = int(np.argmax(level))
     low = int(np.argmin(level[: peak + 1]))
     # growth counts from the highest running level before the lowest point: a norm that fell to ~0 at an
@@ -55,17 +52,10 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     before = values[steps < start_step]
     typical = float(np.median(before)) if len(before) else float(10 ** level[low])
     clip = float(f"{2 * typical:.2g}") if typical > 0 else 1.0
-    evidence = {
-        "growth_ratio": rounded(10**growth),
-        "growth_decades": rounded(growth, 3),
-        "low_step": int(b_steps[low]),
-        "low_norm": rounded(10 ** level[low]),
-        "peak_step": int(b_steps[peak]),
-        "peak_norm": rounded(10 ** level[peak]),
-        "max_norm": rounded(float(np.max(values))),
-        "typical_norm_before": rounded(typical),
-        "suggested_clip_norm": clip,
-    }
+    evidence = {"growth_ratio": rounded(10**growth), "growth_decades": rounded(growth, 3),
+                "low_step": int(b_steps[low]), "low_norm": rounded(10 ** level[low]), "peak_step": int(b_steps[peak]),
+                "peak_norm": rounded(10 ** level[peak]), "max_norm": rounded(float(np.max(values))),
+                "typical_norm_before": rounded(typical), "suggested_clip_norm": clip}
     nonfinite = np.flatnonzero(~np.isfinite(grad.values))
     if len(nonfinite):
         evidence["first_nonfinite_step"] = int(grad.steps[nonfinite[0]])

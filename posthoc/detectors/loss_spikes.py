@@ -18,7 +18,7 @@ import numpy as np
 from posthoc.detectors.base import finding, fmt, lower_lr_suggestion, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import finite_prefix, profile, ramp, robust_sigma, rolling_median
+from posthoc.signal import finite_prefix, profile, ramp, recovered_spikes, robust_sigma, rolling_median
 
 PATTERN, SEVERITY = "loss_spikes", "warning"
 REQUIRES: tuple[str, ...] = ("train_loss",)
@@ -30,8 +30,8 @@ class Thresholds:
     # >= 3x the level), measured above the lowest value seen so it is shift-free; a plain 2x value is within
     # ordinary minibatch variation early in training (measured on healthy demo runs)
     spike_ratio: float = 3.0
-    # and this many robust noise sigmas above it: minibatch losses are heavy-tailed, and healthy corpus runs
-    # reach 6.5 sigmas; injected bad batches stand 50+ sigmas out
+    # and this many robust noise sigmas above it: by Chebyshev's bound at most 1% of any finite-variance noise
+    # lies this far out (Gaussian noise essentially never); minibatch losses are heavy-tailed, so fewer won't do
     min_sigmas: float = 10.0
     max_fraction: float = 0.02  # more spike points than this fraction is dense noise, not isolated spikes
     window: int = 11  # rolling-median points that define the running level
@@ -56,51 +56,30 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     dev = values - level
     sigma = robust_sigma(dev)
     floor = float(np.min(values))
-    # a millionth of the magnitude is float rounding on a flat loss, never a spike
-    p = profile(train)
+    p = profile(train)  # a millionth of the magnitude is float rounding on a flat loss, never a spike
     visible = t.min_height_to_progress * p.scale if p is not None else 0.0
     height_needed = np.maximum(np.maximum(t.min_sigmas * sigma, (t.spike_ratio - 1.0) * (level - floor)),
                                np.maximum(1e-6 * np.abs(level), visible))
-    candidate = (dev > height_needed) & (dev > 0)
-    candidate[: max(window, int(0.02 * n))] = False  # the initial drop is not a spike
-    if not candidate.any() or candidate.sum() > t.max_fraction * n:
+    peaks, count = recovered_spikes(values, level, height_needed, max(window, int(0.02 * n)), window, t.recover_fraction)
+    if not len(peaks) or count > t.max_fraction * n:  # the initial drop is never a spike; dense jumps are noise
         return []
-    # recovery: the median of the points after a spike is back near the level before it
-    index = np.flatnonzero(candidate)
-    ahead = np.lib.stride_tricks.sliding_window_view(np.pad(values, (0, window), mode="edge"), window)
-    after = np.median(ahead[np.minimum(index + 1, n)], axis=1)
-    recovered = after <= level[index] + t.recover_fraction * dev[index]
-    index = index[recovered & (index + 2 < n)]
-    if not len(index):
-        return []
-    # consecutive spike points (within 3 logged points) are one event; its highest point names it
-    event_id = np.concatenate([[0], np.cumsum(np.diff(index) > 3)])
-    order = np.lexsort((-dev[index], event_id))
-    first_of_event = np.concatenate([[True], event_id[order][1:] != event_id[order][:-1]])
-    peaks = index[order][first_of_event]
     ratio_above_floor = (values[peaks] - floor) / np.maximum(level[peaks] - floor, 1e-300)
     sigmas = dev[peaks] / max(sigma, 1e-300)
     top = peaks[np.argsort(-dev[peaks])][:10]
-    evidence = {
-        "spike_count": len(peaks),
-        "spike_steps": [int(s) for s in np.sort(steps[top])],
-        "max_spike_step": int(steps[top[0]]),
-        "max_spike_value": rounded(float(values[top[0]])),
-        "running_level_at_max": rounded(float(level[top[0]])),
-        "max_ratio_above_floor": rounded(float(np.max(ratio_above_floor))),
-        "max_height_sigmas": rounded(float(np.max(sigmas))),
-        "spike_point_fraction": rounded(float(candidate.sum()) / n, 3),
-    }
+    evidence = {"spike_count": len(peaks), "spike_steps": [int(s) for s in np.sort(steps[top])],
+                "max_spike_step": int(steps[top[0]]), "max_spike_value": rounded(float(values[top[0]])),
+                "running_level_at_max": rounded(float(level[top[0]])),
+                "max_ratio_above_floor": rounded(float(np.max(ratio_above_floor))),
+                "max_height_sigmas": rounded(float(np.max(sigmas))),
+                "spike_point_fraction": rounded(count / n, 3)}
     confidence = 0.55 + 0.25 * ramp(float(np.max(sigmas)), t.min_sigmas, 4 * t.min_sigmas) + 0.2 * ramp(
         float(np.max(ratio_above_floor)), t.spike_ratio, 4 * t.spike_ratio)
     where = ", ".join(str(s) for s in evidence["spike_steps"][:5])
     message = (f"{train.key} spiked {len(peaks)} time(s) (steps {where}), up to {fmt(values[top[0]])} over a "
                f"running level of {fmt(level[top[0]])}, and recovered")
-    suggestions = [
-        f"inspect the batches at steps {where}: corrupted inputs, outliers or wrong labels are the usual cause",
-        "clip the gradient norm (e.g. max_norm=1.0) so one batch cannot throw the weights far",
-        lower_lr_suggestion(run, 0.3, 0.5) + " if the spikes grow over time",
-    ]
+    suggestions = [f"inspect the batches at steps {where}: corrupted inputs, outliers or wrong labels are the usual cause",
+                   "clip the gradient norm (e.g. max_norm=1.0) so one batch cannot throw the weights far",
+                   lower_lr_suggestion(run, 0.3, 0.5) + " if the spikes grow over time"]
     severity = "info" if len(peaks) == 1 and float(np.max(sigmas)) < t.lone_spike_sigmas else SEVERITY
     return [finding(PATTERN, severity, confidence, train.key, (int(steps[top].min()), int(steps[top].max())),
                     evidence, message, suggestions)]

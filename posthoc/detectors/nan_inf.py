@@ -40,15 +40,12 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     value = float(series.values[index])
     before = series.values[:index][-t.lead_up_points :]  # all finite: index is the first bad point
     lead_up_growth = _growth_before(series, first_step, t.lead_up_points)
-    evidence = {
-        "first_bad_step": first_step,
-        "first_bad_value": "nan" if np.isnan(value) else ("inf" if value > 0 else "-inf"),
-        "nonfinite_points": int((~series.finite).sum()),
-        "last_finite_step": int(series.steps[index - 1]) if index else None,
-        "last_finite_values": [float(v) for v in before[-5:]],
-        "lead_up_growth_ratio": lead_up_growth,
-        "metrics_affected": {k: int(run.metrics[k].steps[i]) for k, i in sorted(bad.items())},
-    }
+    evidence = {"first_bad_step": first_step,
+                "first_bad_value": "nan" if np.isnan(value) else ("inf" if value > 0 else "-inf"),
+                "nonfinite_points": int((~series.finite).sum()),
+                "last_finite_step": int(series.steps[index - 1]) if index else None,
+                "last_finite_values": [float(v) for v in before[-5:]], "lead_up_growth_ratio": lead_up_growth,
+                "metrics_affected": {k: int(run.metrics[k].steps[i]) for k, i in sorted(bad.items())}}
     grad = roles.get("grad_norm")
     if grad is not None and grad.key != key:
         evidence["grad_norm_growth_ratio"] = _growth_before(grad, first_step, t.lead_up_points)
@@ -56,32 +53,22 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     lr_so_far = lr.until(first_step) if lr is not None else None
     if lr_so_far is not None and len(lr_so_far):
         evidence["lr_at_first_bad_step"] = float(lr_so_far.values[-1])
-
-    grew = any(
-        ratio is not None and abs(ratio) >= t.growth_ratio
-        for ratio in (lead_up_growth, evidence.get("grad_norm_growth_ratio"))
-    )
+    grew = any(r is not None and abs(r) >= t.growth_ratio for r in (lead_up_growth, evidence.get("grad_norm_growth_ratio")))
     if grew:
         cause = f"after growing {fmt(lead_up_growth or evidence.get('grad_norm_growth_ratio'))}x over the preceding points"
-        suggestions = [
-            lower_lr_suggestion(run) + ", or add warmup",
-            "clip the gradient norm (e.g. max_norm=1.0)",
-            "check the loss for log(0) or division by a tiny value",
-        ]
+        suggestions = [lower_lr_suggestion(run) + ", or add warmup", "clip the gradient norm (e.g. max_norm=1.0)",
+                       "check the loss for log(0) or division by a tiny value"]
     else:
         cause = "suddenly, without a visible lead-up"
-        suggestions = [
-            f"inspect the batch at step {first_step}: corrupted inputs or labels (NaN/Inf in the data) are the usual cause",
-            "use a numerically stable loss (log-softmax, clamped log) and check for division by zero",
-            "if training in fp16, use dynamic loss scaling or bf16",
-        ]
+        suggestions = [f"inspect the batch at step {first_step}: corrupted inputs or labels (NaN/Inf in the data) are "
+                       "the usual cause", "use a numerically stable loss (log-softmax, clamped log) and check for "
+                       "division by zero", "if training in fp16, use dynamic loss scaling or bf16"]
     message = f"{key} became {evidence['first_bad_value']} at step {first_step} {cause}"
     return [finding(PATTERN, SEVERITY, 1.0, key, (first_step, int(series.steps[-1])), evidence, message, suggestions)]
 
 
 def _first_bad(series: Series) -> int | None:
-    bad = np.flatnonzero(~series.finite)
-    return int(bad[0]) if len(bad) else None
+    return int(np.argmin(series.finite)) if not series.finite.all() else None
 
 
 def _growth_before(series: Series, step: int, points: int) -> float | None:

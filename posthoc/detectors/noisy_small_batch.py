@@ -54,15 +54,9 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         return []
     p = m["profile"]
     key = roles.get("train_loss").key
-    evidence = {
-        "noise_to_level": rounded(m["noise"], 3),
-        "noise_sigma": rounded(m["late_noise"]),
-        "level_above_best": rounded(p.late_level - p.floor),
-        "progress_ratio": rounded(m["progress"], 3),
-        "initial_value": rounded(p.head),
-        "final_value": rounded(p.tail),
-        "best_value": rounded(p.best),
-    }
+    evidence = {"noise_to_level": rounded(m["noise"], 3), "noise_sigma": rounded(m["late_noise"]),
+                "level_above_best": rounded(p.late_level - p.floor), "progress_ratio": rounded(m["progress"], 3),
+                "initial_value": rounded(p.head), "final_value": rounded(p.tail), "best_value": rounded(p.best)}
     batch = param_number(run, BATCH_PARAMS)
     if batch is not None:
         evidence["batch_size"] = batch[1]

@@ -1,53 +1,53 @@
 """oscillation: large, persistent up-down swings of the training loss that do not shrink; little net progress.
 
-Why it matters: the optimizer bounces across a valley instead of descending it: the learning rate (or
-momentum) is too high for the curvature, or a cyclic schedule is too aggressive. Statistics, on the second
-half of the run: the typical swing (robust sigma of the loss around its rolling-median trend) is at least
-the net progress made after the initial transient (median of 10–30% of the run minus the final level),
-at least 20% of the loss's distance from the lowest value seen (shift-free "large"), about as large in
-the last quarter as in the second (persistent, 0.4–5x), and structured: the swings' lag-1 autocorrelation
-is far from zero (r >= 0.3 slow waves, r <= -0.45 step-to-step bouncing), which i.i.d. minibatch noise
-(r near 0) does not show -- unless the swings are huge (>= 60% of the level) with no progress at all.
-Separating statistics: noisy_small_batch needs a clearly falling trend and wins when it holds;
-loss_spikes are sparse outliers (the robust sigma ignores them); a loss that jumped up and swings around
-its new level is divergence unless the swings span a quarter of the rise (diagnose.SWING_OVER_RISE).
-Known false positives: cyclic or restart schedules (SGDR) by design; check the lr chart.
+Why it matters: the optimizer bounces across a valley instead of descending it. Measured on the second half
+around the rolling-median trend (signal.swings): the swing is at least the net progress after the transient,
+as large in the last quarter as in the second (0.4-5x), and not batch noise: structured (lag-1
+autocorrelation >= 0.3 or <= -0.45, or a period significant by Fisher's g test) and >= 20% of the level above
+the lowest value seen, or strongly structured (|r| >= 0.5) and >= 5% of it (visible on a chart), or huge with no
+progress. `mechanism` names the signature: cyclic_lr (swings follow a periodic lr: a fault only because the
+loss does not progress), edge_of_stability (a period of 2-12 steps: the step is past 2/sharpness), bursty
+(heavy-tailed bursts, as Adam/RMSprop give with too large an lr), slow_ringing (smooth waves of many steps, as
+momentum near 1 gives). Not noisy_small_batch (a clearly falling trend) nor loss_spikes (sparse outliers).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
+from dataclasses import dataclass, replace
 
 from posthoc.detectors.base import finding, fmt, lower_lr_suggestion, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import autocorrelation, profile, ramp, robust_sigma
+from posthoc.signal import Swings, cycle_progress, lr_cycle, periodicity, profile, ramp, swings
 
 PATTERN, SEVERITY = "oscillation", "warning"
 REQUIRES: tuple[str, ...] = ("train_loss",)
+WHAT = {"cyclic_lr": "following the cyclic lr", "edge_of_stability": "bouncing every few steps: the lr is past the "
+        "edge of stability", "bursty": "in bursts, as adaptive optimizers do with too large an lr",
+        "slow_ringing": "in slow waves, as heavy momentum rings"}
 
 
 @dataclass(frozen=True)
 class Thresholds:
     min_swing_to_progress: float = 1.0  # typical swing >= the net progress after the transient
     min_relative_swing: float = 0.2  # swing >= 20% of the loss's distance from its lowest value
-    # lag-1 autocorrelation of the swings: slow waves >= 0.3, step-to-step bouncing <= -0.45. Residuals of
-    # minibatch noise sit near 0, down to about -0.4 when batches are drawn without replacement from a
-    # small epoch (a hard batch is followed by easier ones), so the negative side needs a wider margin.
+    # lag-1 autocorrelation: minibatch noise sits near 0 (down to -0.4 when a small epoch is drawn without
+    # replacement), slow waves >= 0.3, step-to-step bouncing <= -0.45; |r| >= 0.5 is strong structure, which
+    # needs only a visible swing (5% of the level above the floor, as loss_spikes' visibility floor)
     min_structure: float = 0.3
     min_bounce: float = 0.45
-    # ...or swings so large (>= 60% of the level above the floor) and progress so absent (swing >= 2x it)
-    # that their rhythm does not matter: chaotic full-batch bouncing has little autocorrelation; healthy
-    # corpus runs stay below 0.59 relative swing
-    large_swing: float = 0.6
+    strong_structure: float = 0.5
+    min_visible_swing: float = 0.05
+    large_swing: float = 0.6  # or swings >= 60% of the level above the floor with swing >= 2x any progress
     no_progress: float = 2.0
-    min_persistence: float = 0.4  # swing in the last quarter >= this x the swing in the second quarter
-    # ...and <= this x: swings that grow 5x within the second half started mid-run (a regime change after an
-    # lr jump: divergence's business). Corpus oscillations stay between 0.85 and 3.8.
+    min_persistence: float = 0.4  # not shrinking, and not a regime change mid-run (divergence's business)
     max_persistence: float = 5.0
-    min_points: int = 100  # persistent swings need a record long enough to show persistence
+    # edge of stability: GD past 2/sharpness bounces every 2 steps along the sharpest direction, which the
+    # loss's curvature folds into cycles of a few steps; momentum rings at 2pi/sqrt(lr x curvature) steps along
+    # flatter directions, tens or more. Swings repeating within 12 points are the former
+    max_short_period: float = 12.0
+    min_bursts: float = 0.05  # bursty: 5% of points beyond 3 robust sigmas, 18x the Gaussian 0.27%
+    min_points: int = 100  # persistence needs a long record
 
 
 def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
@@ -55,44 +55,48 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     p = profile(train, t.min_points)
     if p is None:
         return []
-    n = len(p.values)
-    resid = p.values - np.interp(p.steps, p.trend_steps, p.trend)
-    late = resid[n // 2 :]
-    swing = robust_sigma(late)
-    early = float(np.median(p.values[n // 10 : max(3 * n // 10, n // 10 + 1)]))
-    progress = max(early - p.tail, 0.0)
-    swing_to_progress = swing / progress if progress > 0 else float("inf")  # evidence shows "inf", not 1e+299
-    persistence = robust_sigma(resid[3 * n // 4 :]) / max(robust_sigma(resid[n // 4 : n // 2]), 1e-300)
-    relative = swing / max(p.late_level - p.floor, 1e-300)
-    # winsorized at 3 swing sigmas so a burst of 2-3 consecutive spikes cannot pose as structure
-    structure = autocorrelation(np.clip(late, np.median(late) - 3 * swing, np.median(late) + 3 * swing))
-    if (swing_to_progress < t.min_swing_to_progress or relative < t.min_relative_swing
-            or not t.min_persistence <= persistence <= t.max_persistence
-            or (-t.min_bounce < structure < t.min_structure
-                and not (relative >= t.large_swing and swing_to_progress >= t.no_progress))
-            or swing <= 1e-6 * max(abs(p.late_level), 1e-300)):
+    s, cycle = swings(p), lr_cycle(roles.get("lr"))
+    if cycle is not None:  # a cyclic schedule: progress between equal phases of its first and last cycles
+        progress, swing = cycle_progress(p, cycle)
+        s = replace(s, swing=swing, progress=max(progress, 0.0), relative=swing / max(p.late_level - p.floor, 1e-300))
+    to_progress = s.swing / s.progress if s.progress > 0 else float("inf")  # evidence shows "inf", not 1e+299
+    structured = not -t.min_bounce < s.structure < t.min_structure or s.periodic or cycle is not None
+    steady = t.min_persistence <= s.persistence <= t.max_persistence or cycle is not None
+    if (to_progress < t.min_swing_to_progress or not steady or s.swing <= p.rounding
+            or not ((structured and s.relative >= t.min_relative_swing)
+                    or (abs(s.structure) >= t.strong_structure and s.relative >= t.min_visible_swing)
+                    or (s.relative >= t.large_swing and to_progress >= t.no_progress))):
         return []
-    evidence = {
-        "swing": rounded(swing),
-        "swing_to_progress": rounded(swing_to_progress, 3),
-        "relative_swing": rounded(relative, 3),
-        "persistence_ratio": rounded(persistence, 3),
-        "swing_autocorrelation": rounded(structure, 3),
-        "initial_value": rounded(p.head),
-        "final_value": rounded(p.tail),
-        "net_progress_after_transient": rounded(progress),
-        "swing_min": rounded(float(np.min(p.values[n // 2 :]))),
-        "swing_max": rounded(float(np.max(p.values[n // 2 :]))),
-    }
-    shape = max(ramp(abs(structure), t.min_structure, 0.7), ramp(relative, t.large_swing, 1.0))
-    confidence = 0.55 + 0.45 * min(ramp(swing_to_progress, t.min_swing_to_progress, 4.0), shape)
-    message = (f"{train.key} swings by about ±{fmt(swing)} around its trend through the second half without "
-               + (f"shrinking, while it gained only {fmt(progress)} overall" if progress > 0 else
-                  "shrinking, with no net progress after the first steps"))
-    momentum = run.params.get("momentum")
-    suggestions = [lower_lr_suggestion(run, 0.2, 0.5)]
-    if momentum is not None:
-        suggestions.append(f"momentum={momentum}: try 0.9 or lower, or use Adam")
+    optimizer = str(next((run.params[k] for k in ("optimizer", "optim", "optimizer_name") if k in run.params), "")).lower()
+    mechanism = "cyclic_lr" if cycle is not None else _mechanism(s, t, optimizer)
+    evidence = {"mechanism": mechanism, "swing": rounded(s.swing), "swing_to_progress": rounded(to_progress, 3),
+                "relative_swing": rounded(s.relative, 3), "persistence_ratio": rounded(s.persistence, 3),
+                "swing_autocorrelation": rounded(s.structure, 3), "period_points": rounded(s.period, 3),
+                "periodicity_g": rounded(s.periodicity, 3), "burst_fraction": rounded(s.bursts, 3),
+                "initial_value": rounded(p.head), "final_value": rounded(p.tail),
+                "net_progress_after_transient": rounded(s.progress), "swing_min": rounded(s.low), "swing_max": rounded(s.high)}
+    grad = roles.get("grad_norm")
+    if grad is not None and grad.finite_count >= t.min_points:  # its rhythm: the same mechanism shows in the norm
+        evidence["grad_norm_period_points"] = rounded(periodicity(grad.values[grad.finite][grad.finite_count // 2 :])[0], 3)
+    shape = max(ramp(abs(s.structure), t.min_structure, 0.7), ramp(s.relative, t.large_swing, 1.0), float(s.periodic))
+    confidence = 0.55 + 0.45 * min(ramp(to_progress, t.min_swing_to_progress, 4.0), shape)
+    message = (f"{train.key} swings by about ±{fmt(s.swing)} around its trend through the second half, "
+               f"{WHAT[mechanism]}, " + (f"while it gained only {fmt(s.progress)}" if s.progress > 0 else "with no net progress"))
+    suggestions = [lower_lr_suggestion(run, 0.2, 0.5) + (": a cyclic schedule's peak (max_lr)" if mechanism == "cyclic_lr" else "")]
+    if run.params.get("momentum") is not None or mechanism == "slow_ringing":
+        suggestions.append(f"momentum={run.params.get('momentum', '?')}: try 0.9 or lower (Adam: beta1=0.9)")
+    if mechanism == "bursty":
+        suggestions.append("raise Adam's eps (1e-8 -> 1e-6) or add warmup")
     suggestions += ["add lr decay (cosine or step) so the swings settle", "clip the gradient norm"]
-    return [finding(PATTERN, SEVERITY, confidence, train.key, (int(p.steps[n // 2]), int(p.steps[-1])), evidence,
-                    message, suggestions)]
+    return [finding(PATTERN, SEVERITY, confidence, train.key, (int(p.steps[len(p.steps) // 2]), int(p.steps[-1])),
+                    evidence, message, suggestions)]
+
+
+def _mechanism(s: Swings, t: Thresholds, optimizer: str) -> str:
+    """The known mechanism whose signature the swings match (see the module docstring). Bursts alone do not
+    tell GD's catapults far past the stability limit from an adaptive optimizer's: the logged optimizer does."""
+    if s.structure <= -t.min_bounce or s.period <= t.max_short_period:
+        return "edge_of_stability"
+    if s.bursts >= t.min_bursts:
+        return "edge_of_stability" if optimizer.startswith(("sgd", "momentum", "nesterov")) else "bursty"
+    return "slow_ringing"

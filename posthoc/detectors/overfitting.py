@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posthoc.detectors.base import finding, fmt, rounded
+from posthoc.detectors.base import finding, fmt, param_number, rounded
 from posthoc.detectors.boosting import overfitting_advice
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
@@ -59,19 +59,12 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     gap = pv.tail - min(pt.tail, train_at_last)
     near_best = np.abs(pv.steps - pv.best_step) <= max(pv.trend_steps[1] - pv.trend_steps[0], 1) * 2
     raw_best = int(pv.steps[near_best][np.argmin(pv.values[near_best])]) if near_best.any() else pv.best_step
-    evidence = {
-        "best_step": raw_best,
-        "best_val": rounded(float(np.min(pv.values[near_best])) if near_best.any() else pv.best),
-        "final_val": rounded(pv.tail),
-        "val_rise_ratio": rounded(rise_ratio, 3),
-        "val_rise_noise_sigmas": rounded(rise_noise),
-        "train_at_best": rounded(train_at_best),
-        "final_train": rounded(pt.tail),
-        "train_change_after_best_ratio": rounded(train_change, 3),
-        "gap": rounded(gap),
-        "gap_ratio": rounded(gap / unit, 3),
-        "val_points_after_best": after,
-    }
+    evidence = {"best_step": raw_best,
+                "best_val": rounded(float(np.min(pv.values[near_best])) if near_best.any() else pv.best),
+                "final_val": rounded(pv.tail), "val_rise_ratio": rounded(rise_ratio, 3),
+                "val_rise_noise_sigmas": rounded(rise_noise), "train_at_best": rounded(train_at_best),
+                "final_train": rounded(pt.tail), "train_change_after_best_ratio": rounded(train_change, 3),
+                "gap": rounded(gap), "gap_ratio": rounded(gap / unit, 3), "val_points_after_best": after}
     if pt.tail > 0:
         evidence["gap_over_train"] = rounded(gap / pt.tail, 3)  # SageMaker-style (val - train) / train
     confidence = 0.55 + 0.45 * min(ramp(rise_ratio, t.min_rise, 0.5), ramp(rise_noise, t.min_rise_noise, 15))
@@ -86,15 +79,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         return [finding(PATTERN, SEVERITY, confidence, val.key, (raw_best, last_step), evidence, message,
                         overfitting_advice(run, roles.framework, raw_best))]
     suggestions = [f"stop early at step {raw_best} (keep that checkpoint; patience of a few evaluations)"]
-    wd = run.params.get("weight_decay")
-    try:
-        wd_value = float(wd) if wd is not None else None
-    except ValueError:
-        wd_value = None
-    if wd_value is not None:
-        suggestions.append(f"weight_decay={fmt(wd_value)}: try {fmt(max(wd_value * 10, 1e-4))}" if wd_value
-                           else "weight_decay=0: add weight decay (1e-4–1e-2)")
-    else:
-        suggestions.append("add weight decay (1e-4–1e-2)")
+    wd = param_number(run, ("weight_decay",))
+    suggestions.append("add weight decay (1e-4–1e-2)" if wd is None or not wd[1]
+                       else f"weight_decay={fmt(wd[1])}: try {fmt(max(wd[1] * 10, 1e-4))}")
     suggestions += ["add dropout or data augmentation", "train on more data, or use a smaller model"]
     return [finding(PATTERN, SEVERITY, confidence, val.key, (raw_best, last_step), evidence, message, suggestions)]

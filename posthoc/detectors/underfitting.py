@@ -51,15 +51,9 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     gap_ratio = abs(gap) / pt.scale
     if level_ratio < t.min_level_ratio or final_move > t.max_final_move or gap_ratio > t.max_gap:
         return []
-    evidence = {
-        "final_train": rounded(pt.tail),
-        "final_val": rounded(pv.tail),
-        "initial_train": rounded(pt.head),
-        "final_to_initial_ratio": rounded(level_ratio, 3),
-        "final_move_ratio": rounded(final_move, 3),
-        "gap": rounded(gap),
-        "gap_ratio": rounded(gap_ratio, 3),
-    }
+    evidence = {"final_train": rounded(pt.tail), "final_val": rounded(pv.tail), "initial_train": rounded(pt.head),
+                "final_to_initial_ratio": rounded(level_ratio, 3), "final_move_ratio": rounded(final_move, 3),
+                "gap": rounded(gap), "gap_ratio": rounded(gap_ratio, 3)}
     confidence = 0.55 + 0.45 * min(ramp(level_ratio, t.min_level_ratio, 0.7), ramp(-gap_ratio, -t.max_gap, -0.05))
     message = (f"{train.key} converged at {fmt(pt.tail)} ({fmt(100 * level_ratio)}% of its initial {fmt(pt.head)}) "
                f"with {val.key} close at {fmt(pv.tail)}: the model does not fit its training data")

@@ -18,7 +18,7 @@ import numpy as np
 from posthoc.detectors.base import finding, fmt, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import bucket_medians, finite_prefix, profile, ramp, rolling_median
+from posthoc.signal import log_level, profile, ramp
 
 PATTERN, SEVERITY = "vanishing_gradients", "warning"
 REQUIRES: tuple[str, ...] = ("grad_norm", "train_loss")
@@ -34,9 +34,8 @@ class Thresholds:
     # ...and it had stalled already when the norm was first a decade below its start: a run converging to
     # an optimum (convex problems, full batch) loses its gradient *while* the loss falls, not after
     max_loss_move_early: float = 0.5
-    # a positive loss must still be above this fraction of its initial level: the net learned (almost)
-    # nothing. A run that removed more has converged toward an optimum, where gradients vanish by design
-    # (convex or memorized problems); losses without a natural zero (shifted NLLs) skip this test
+    # a positive loss still above this fraction of its initial level: the net learned (almost) nothing; one that
+    # removed more converged toward an optimum, where gradients vanish by design (convex or memorized problems)
     min_level_ratio: float = 0.8
     min_points: int = 8
 
@@ -45,19 +44,16 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     grad, train = roles.get("grad_norm"), roles.get("train_loss")
     if grad is None or train is None:
         return []
-    steps, values = finite_prefix(grad)
+    steps, values, b_steps, level = log_level(grad)
     p = profile(train, t.min_points)
     if len(values) < t.min_points or p is None:
         return []
-    logs = np.log10(np.maximum(np.abs(values), 1e-30))
-    b_steps, b_logs = bucket_medians(steps, logs)
-    level = rolling_median(b_logs, max(3, len(b_logs) // 20))
-    head = float(np.median(logs[: max(3, len(logs) // 20)]))
+    head = float(np.median(np.log10(np.maximum(np.abs(values[: max(3, len(values) // 20)]), 1e-30))))
     final = float(np.median(level[-max(2, len(level) // 4) :]))
     collapse = head - final
     if final > np.log10(t.tiny_norm) and collapse < t.min_collapse_decades:
         return []
-    # when the norm first came within one decade of its final level: the loss must not move after that
+    # the loss must not move after the norm first came within a decade of its final level
     low = np.flatnonzero(level <= final + 1.0)
     collapse_step = int(b_steps[low[0]]) if len(low) else int(b_steps[-1])
     at_collapse = float(np.interp(collapse_step, p.trend_steps, p.trend))
@@ -73,26 +69,17 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         high = final <= np.log10(t.tiny_norm)
     if loss_move > t.max_loss_move or loss_move_early > t.max_loss_move_early or not high:
         return []
-    evidence = {
-        "initial_norm": rounded(10**head),
-        "final_norm": rounded(10**final),
-        "collapse_decades": rounded(collapse, 3),
-        "collapse_step": collapse_step,
-        "loss_at_collapse": rounded(at_collapse),
-        "final_loss": rounded(p.tail),
-        "loss_move_ratio": rounded(loss_move, 3),
-        "first_decade_step": decade_step,
-        "loss_move_after_first_decade_ratio": rounded(loss_move_early, 3),
-    }
+    evidence = {"initial_norm": rounded(10**head), "final_norm": rounded(10**final), "collapse_decades": rounded(collapse, 3),
+                "collapse_step": collapse_step, "loss_at_collapse": rounded(at_collapse), "final_loss": rounded(p.tail),
+                "loss_move_ratio": rounded(loss_move, 3), "first_decade_step": decade_step,
+                "loss_move_after_first_decade_ratio": rounded(loss_move_early, 3)}
     confidence = 0.6 + 0.4 * max(ramp(collapse, t.min_collapse_decades, t.min_collapse_decades + 3),
                                  ramp(-final, -np.log10(t.tiny_norm), -np.log10(t.tiny_norm) + 2))
     act = run.params.get("activation")
     message = (f"{grad.key} fell to {fmt(10**final)} ({fmt(collapse)} orders of magnitude below its start) by step "
                f"{collapse_step} while {train.key} stayed near {fmt(p.tail)}")
-    suggestions = [
-        (f"activation={act}: " if act in ("sigmoid", "tanh") else "") + "use ReLU-family activations with He init",
-        "add residual connections and normalization layers (BatchNorm/LayerNorm), or use fewer layers",
-        "check for dead ReLUs (very negative biases) and saturating inputs; rescale inputs",
-    ]
+    suggestions = [(f"activation={act}: " if act in ("sigmoid", "tanh") else "") + "use ReLU-family activations with He init",
+                   "add residual connections and normalization layers (BatchNorm/LayerNorm), or use fewer layers",
+                   "check for dead ReLUs (very negative biases) and saturating inputs; rescale inputs"]
     return [finding(PATTERN, SEVERITY, confidence, grad.key, (collapse_step, int(steps[-1])), evidence, message,
                     suggestions)]

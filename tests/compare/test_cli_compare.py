@@ -25,7 +25,7 @@ def test_json_contract_and_exit_0(sweeps_store):
     lr = out["comparisons"][0]
     assert lr["param"] == "lr" and lr["significant"] is True and lr["confounded"] is False and lr["confounders"] == []
     assert [v["value"] for v in lr["values"]] == [0.003, 0.03, 0.3, 30.0]
-    assert lr["values"][3]["failures"] == 3 and lr["values"][3]["patterns"] == {"exploding_gradients": 3, "nan_inf": 3}
+    assert lr["values"][3]["failures"] == 3 and lr["values"][3]["patterns"] == {"exploding_gradients": 3, "divergence": 3, "nan_inf": 3}
     confounded = {c["param"]: c["confounders"] for c in out["comparisons"] if c["confounded"]}
     assert confounded == {"schedule": ["warmup_steps"], "warmup_steps": ["schedule"]}
     assert out["summary"][0].startswith("lr 0.003 → 0.3 lowered best val_loss")

@@ -44,7 +44,8 @@ def test_nan_runs_are_failures_of_their_value_not_missing(sweeps_store):
     lr = by_param(compare(runs, diagnoses))["lr"]
     blown = values(lr)[30.0]
     assert blown.failures == 3 and blown.n == 0 and blown.missing == 0 and len(blown.run_ids) == 3
-    assert blown.patterns == {"exploding_gradients": 3, "nan_inf": 3}  # gradients blew up, then the loss went NaN
+    # gradients blew up, the loss climbed past 1e300 (divergence, finite all the way), then went NaN
+    assert blown.patterns == {"exploding_gradients": 3, "divergence": 3, "nan_inf": 3}
     assert values(lr)[0.3].patterns == {"healthy": 3} and values(lr)[0.3].failures == 0
     assert compare(runs, diagnoses).failures == 3
 

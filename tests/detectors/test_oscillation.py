@@ -7,10 +7,38 @@ def test_full_batch_step_far_past_stable_swings(analyze):
     f = finding(d, "oscillation")
     assert f is not None and d.primary == "oscillation"
     assert f.evidence["swing_to_progress"] >= 0.5 and f.evidence["persistence_ratio"] >= 0.5
-    assert f.evidence["swing_max"] > f.evidence["swing_min"]
+    assert f.evidence["swing_max"] > f.evidence["swing_min"] and f.evidence["mechanism"] == "edge_of_stability"
     assert f.suggestions[0].startswith("lr=50: try")
 
 
 def test_stable_step_size_does_not_oscillate(analyze):
     d = analyze("calm", TrainConfig(dataset="moons", depth=2, hidden=32, lr=0.3, batch_size=0, steps=300, val_every=10))
+    assert finding(d, "oscillation") is None and d.primary == "healthy"
+
+
+def test_full_batch_gd_at_the_edge_of_stability_swings_with_period_2(analyze):
+    d = analyze("two-cycle", TrainConfig(dataset="moons", depth=0, lr=8.0, batch_size=0, steps=500, label_noise=0.2))
+    f = finding(d, "oscillation")
+    assert f is not None and d.primary == "oscillation" and f.evidence["mechanism"] == "edge_of_stability"
+    assert f.evidence["swing_autocorrelation"] <= -0.9 and f.evidence["period_points"] == 2
+
+
+def test_momentum_099_rings_in_slow_waves(analyze):
+    config = TrainConfig(dataset="wine", depth=0, optimizer="momentum", momentum=0.99, lr=20.0, batch_size=0,
+                         label_noise=0.2, steps=1500, val_every=50)
+    f = finding(analyze("ringing", config), "oscillation")
+    assert f is not None and f.evidence["mechanism"] == "slow_ringing"
+    assert f.evidence["period_points"] >= 20 and f.evidence["swing_autocorrelation"] >= 0.3
+    assert f.evidence["grad_norm_period_points"] >= 12  # the grad norm rings slowly too
+    assert any(s.startswith("momentum=0.99: try 0.9") for s in f.suggestions)
+
+
+def test_a_cyclic_lr_is_a_fault_only_when_the_loss_does_not_progress(analyze):
+    stuck = TrainConfig(dataset="moons", depth=0, lr=40.0, schedule="cyclic", decay_steps=60, batch_size=0,
+                        label_noise=0.2, steps=720, val_every=20)
+    f = finding(analyze("cyclic-stuck", stuck), "oscillation")
+    assert f is not None and f.evidence["mechanism"] == "cyclic_lr" and f.evidence["swing_to_progress"] >= 1
+    fine = TrainConfig(dataset="wine", depth=1, hidden=16, lr=0.05, schedule="cyclic", decay_steps=50, steps=600,
+                       val_every=20)
+    d = analyze("cyclic-fine", fine)
     assert finding(d, "oscillation") is None and d.primary == "healthy"
