@@ -317,29 +317,34 @@ def autocorrelation(values: np.ndarray, lag: int = 1) -> float:
 
 @dataclass(frozen=True)
 class Swings:
-    """Up-down swings of a loss around its trend through the second half of the run (see `swings`)."""
+    """Up-down swings of a loss around its trend through the second half of the run (see `swings`); the
+    field names are the oscillation finding's evidence keys."""
 
     swing: float  # robust sigma of the values around the rolling-median trend
-    progress: float  # net progress after the initial transient: median of 10-30% of the run minus the final level
-    relative: float  # swing over the late level's distance from the lowest value seen (shift-free "large")
-    persistence: float  # swing in the last quarter over the swing in the second quarter
-    structure: float  # lag-1 autocorrelation, winsorized at 3 swings (a burst of spikes cannot pose as structure)
-    period: float  # dominant period, in logged points
-    periodicity: float  # Fisher's g of that period
+    net_progress_after_transient: float  # median of 10-30% of the run minus the final level
+    relative_swing: float  # swing over the late level's distance from the lowest value seen (shift-free "large")
+    persistence_ratio: float  # swing in the last quarter over the swing in the second quarter
+    swing_autocorrelation: float  # lag-1, winsorized at 3 swings (a burst of spikes cannot pose as structure)
+    period_points: float  # dominant period, in logged points
+    periodicity_g: float  # Fisher's g of that period
     periodic: bool  # g significant at 1% against white noise
-    bursts: float  # share of points beyond 3 robust sigmas (0.27% for Gaussian noise)
-    low: float
-    high: float
+    burst_fraction: float  # share of points beyond 3 robust sigmas (0.27% for Gaussian noise)
+    swing_min: float
+    swing_max: float
 
 
-def swings(p: Profile) -> Swings:
+def swings(p: Profile, cycle_steps: float | None = None) -> Swings:
+    """Swings around the trend; under a cyclic lr (`cycle_steps`, see lr_cycle) the swing and the progress are
+    measured between equal phases of the first and last cycles instead (cycle_progress)."""
     n = len(p.values)
     resid = p.values - np.interp(p.steps, p.trend_steps, p.trend)
     late, swing = resid[n // 2 :], robust_sigma(resid[n // 2 :])
     progress = max(float(np.median(p.values[n // 10 : max(3 * n // 10, n // 10 + 1)])) - p.tail, 0.0)
     clipped = np.clip(late, np.median(late) - 3 * swing, np.median(late) + 3 * swing)
     period, g, periodic = periodicity(late)
-    return Swings(swing, progress, swing / max(p.late_level - p.floor, 1e-300),
+    if cycle_steps is not None:
+        progress, swing = cycle_progress(p, cycle_steps)
+    return Swings(swing, max(progress, 0.0), swing / max(p.late_level - p.floor, 1e-300),
                   robust_sigma(resid[3 * n // 4 :]) / max(robust_sigma(resid[n // 4 : n // 2]), 1e-300),
                   autocorrelation(clipped), period, g, periodic, burst_fraction(late),
                   float(np.min(p.values[n // 2 :])), float(np.max(p.values[n // 2 :])))

@@ -26,12 +26,12 @@ REQUIRES: tuple[str, ...] = ("train_loss",)
 @dataclass(frozen=True)
 class Thresholds:
     # point-to-point noise (robust sigma of differences) over the distance of the second half's median from
-    # the lowest value seen: above 1, a step's noise is larger than what separates the typical loss from
-    # the best the run reached, so the trend is buried in noise. Measured on the corpus: batch >= 16 runs
-    # stay below 0.7, batch 1-4 runs lie above 1.4.
+    # the lowest value seen: above 1, a step's noise exceeds what separates the typical loss from the best
+    # the run reached. That is the loss-side reading of a batch below the gradient noise scale (McCandlish
+    # et al. 2018, "An Empirical Model of Large-Batch Training"): each step is dominated by its batch's noise
     min_noise_to_level: float = 1.0
-    # trend clearly down: the final level has kept 85% of the drop from the initial level to the best one
-    # (corpus: noisy runs 0.88+, oscillating runs 0.82 or less, often negative)
+    # trend clearly down: the final level kept 85% of the drop from the initial level to the best; a run that
+    # gave back more swings or diverges (divergence's own bar starts at 25% given back)
     min_progress: float = 0.85
     min_points: int = 20
 

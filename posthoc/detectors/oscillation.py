@@ -13,12 +13,12 @@ momentum near 1 gives). Not noisy_small_batch (a clearly falling trend) nor loss
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from posthoc.detectors.base import finding, fmt, lower_lr_suggestion, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import Swings, cycle_progress, lr_cycle, periodicity, profile, ramp, swings
+from posthoc.signal import Swings, lr_cycle, periodicity, profile, ramp, swings
 
 PATTERN, SEVERITY = "oscillation", "warning"
 REQUIRES: tuple[str, ...] = ("train_loss",)
@@ -55,36 +55,30 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     p = profile(train, t.min_points)
     if p is None:
         return []
-    s, cycle = swings(p), lr_cycle(roles.get("lr"))
-    if cycle is not None:  # a cyclic schedule: progress between equal phases of its first and last cycles
-        progress, swing = cycle_progress(p, cycle)
-        s = replace(s, swing=swing, progress=max(progress, 0.0), relative=swing / max(p.late_level - p.floor, 1e-300))
-    to_progress = s.swing / s.progress if s.progress > 0 else float("inf")  # evidence shows "inf", not 1e+299
-    structured = not -t.min_bounce < s.structure < t.min_structure or s.periodic or cycle is not None
-    steady = t.min_persistence <= s.persistence <= t.max_persistence or cycle is not None
+    cycle = lr_cycle(roles.get("lr"))  # a cyclic schedule: progress between equal phases of its cycles
+    s = swings(p, cycle)
+    to_progress = s.swing / s.net_progress_after_transient if s.net_progress_after_transient > 0 else float("inf")  # evidence shows "inf", not 1e+299
+    structured = not -t.min_bounce < s.swing_autocorrelation < t.min_structure or s.periodic or cycle is not None
+    steady = t.min_persistence <= s.persistence_ratio <= t.max_persistence or cycle is not None
     if (to_progress < t.min_swing_to_progress or not steady or s.swing <= p.rounding
-            or not ((structured and s.relative >= t.min_relative_swing)
-                    or (abs(s.structure) >= t.strong_structure and s.relative >= t.min_visible_swing)
-                    or (s.relative >= t.large_swing and to_progress >= t.no_progress))):
+            or not ((structured and s.relative_swing >= t.min_relative_swing)
+                    or (abs(s.swing_autocorrelation) >= t.strong_structure and s.relative_swing >= t.min_visible_swing)
+                    or (s.relative_swing >= t.large_swing and to_progress >= t.no_progress))):
         return []
     optimizer = str(next((run.params[k] for k in ("optimizer", "optim", "optimizer_name") if k in run.params), "")).lower()
     mechanism = "cyclic_lr" if cycle is not None else _mechanism(s, t, optimizer)
-    evidence = {"mechanism": mechanism, "swing": rounded(s.swing), "swing_to_progress": rounded(to_progress, 3),
-                "relative_swing": rounded(s.relative, 3), "persistence_ratio": rounded(s.persistence, 3),
-                "swing_autocorrelation": rounded(s.structure, 3), "period_points": rounded(s.period, 3),
-                "periodicity_g": rounded(s.periodicity, 3), "burst_fraction": rounded(s.bursts, 3),
-                "initial_value": rounded(p.head), "final_value": rounded(p.tail),
-                "net_progress_after_transient": rounded(s.progress), "swing_min": rounded(s.low), "swing_max": rounded(s.high)}
+    evidence = {"mechanism": mechanism, "swing_to_progress": rounded(to_progress, 3), "initial_value": rounded(p.head),
+                "final_value": rounded(p.tail), **{k: rounded(v, 4) for k, v in vars(s).items() if k != "periodic"}}
     grad = roles.get("grad_norm")
     if grad is not None and grad.finite_count >= t.min_points:  # its rhythm: the same mechanism shows in the norm
         evidence["grad_norm_period_points"] = rounded(periodicity(grad.values[grad.finite][grad.finite_count // 2 :])[0], 3)
-    shape = max(ramp(abs(s.structure), t.min_structure, 0.7), ramp(s.relative, t.large_swing, 1.0), float(s.periodic))
+    shape = max(ramp(abs(s.swing_autocorrelation), t.min_structure, 0.7), ramp(s.relative_swing, t.large_swing, 1.0), float(s.periodic))
     confidence = 0.55 + 0.45 * min(ramp(to_progress, t.min_swing_to_progress, 4.0), shape)
     message = (f"{train.key} swings by about ±{fmt(s.swing)} around its trend through the second half, "
-               f"{WHAT[mechanism]}, " + (f"while it gained only {fmt(s.progress)}" if s.progress > 0 else "with no net progress"))
+               f"{WHAT[mechanism]}, " + (f"while it gained only {fmt(s.net_progress_after_transient)}" if s.net_progress_after_transient > 0 else "with no net progress"))
     suggestions = [lower_lr_suggestion(run, 0.2, 0.5) + (": a cyclic schedule's peak (max_lr)" if mechanism == "cyclic_lr" else "")]
     if run.params.get("momentum") is not None or mechanism == "slow_ringing":
-        suggestions.append(f"momentum={run.params.get('momentum', '?')}: try 0.9 or lower (Adam: beta1=0.9)")
+        suggestions.append(f"momentum={run.params.get('momentum', 'near 1')}: try 0.9 or lower (Adam: beta1=0.9)")
     if mechanism == "bursty":
         suggestions.append("raise Adam's eps (1e-8 -> 1e-6) or add warmup")
     suggestions += ["add lr decay (cosine or step) so the swings settle", "clip the gradient norm"]
@@ -95,8 +89,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
 def _mechanism(s: Swings, t: Thresholds, optimizer: str) -> str:
     """The known mechanism whose signature the swings match (see the module docstring). Bursts alone do not
     tell GD's catapults far past the stability limit from an adaptive optimizer's: the logged optimizer does."""
-    if s.structure <= -t.min_bounce or s.period <= t.max_short_period:
+    if s.swing_autocorrelation <= -t.min_bounce or s.period_points <= t.max_short_period:
         return "edge_of_stability"
-    if s.bursts >= t.min_bursts:
+    if s.burst_fraction >= t.min_bursts:
         return "edge_of_stability" if optimizer.startswith(("sgd", "momentum", "nesterov")) else "bursty"
     return "slow_ringing"

@@ -29,7 +29,8 @@ REQUIRES: tuple[str, ...] = ("train_loss", "val_loss")
 @dataclass(frozen=True)
 class Thresholds:
     # final train loss still above half its initial level: the model removed less than half of the loss it
-    # started with (healthy corpus runs on hard tasks end at 0.3-0.48; underfit ones at 0.42-0.9)
+    # started with, and the initial loss is the chance level of an untrained net (Karpathy, "A Recipe for
+    # Training Neural Networks": verify the loss at init is -log(1/classes))
     min_level_ratio: float = 0.5
     max_final_move: float = 0.1  # trend change over the last `final_fraction`, as a fraction of progress
     final_fraction: float = 0.3
