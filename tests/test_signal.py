@@ -6,8 +6,11 @@ from posthoc.model import Series
 from posthoc.signal import (
     autocorrelation,
     bucket_medians,
+    burst_fraction,
     finite_prefix,
+    lr_cycle,
     noise_sigma,
+    periodicity,
     profile,
     rolling_median,
 )
@@ -54,3 +57,41 @@ def test_autocorrelation_tells_structured_swings_from_noise():
     assert abs(autocorrelation(rng.normal(size=2000))) < 0.1
     assert autocorrelation(np.tile([1.0, -1.0], 500)) < -0.9  # bouncing every step
     assert autocorrelation(np.sin(np.arange(1000) / 10)) > 0.9  # slow waves
+
+
+def test_fisher_g_finds_a_period_in_noise_and_none_in_white_noise():
+    rng = np.random.default_rng(3)
+    noise = rng.normal(size=600)
+    wave = np.sin(2 * np.pi * np.arange(600) / 40) + 0.5 * noise
+    period, g, significant = periodicity(wave)
+    assert abs(period - 40) < 2 and significant
+    assert not periodicity(noise)[2] and periodicity(np.zeros(50)) == (float("inf"), 0.0, False)
+
+
+def test_bursts_are_counted_beyond_3_robust_sigmas():
+    rng = np.random.default_rng(4)
+    calm = rng.normal(size=2000)
+    assert burst_fraction(calm) < 0.01
+    calm[::10] += 20.0  # one point in ten bursts
+    assert 0.09 <= burst_fraction(calm) <= 0.11
+
+
+def test_a_cyclic_lr_has_a_period_and_a_cosine_decay_has_none():
+    steps = np.arange(1000)
+    triangle = 0.1 + 0.9 * np.abs((steps / 50.0) % 2.0 - 1.0)
+    assert abs(lr_cycle(series(triangle)) - 100) <= 2
+    assert lr_cycle(series(0.5 * (1 + np.cos(np.pi * steps / 999)))) is None
+    assert lr_cycle(series(np.full(1000, 0.1))) is None and lr_cycle(None) is None
+
+
+def test_a_constant_loss_never_learned_and_a_zero_noise_drop_did():
+    flat = profile(series(np.full(300, 2.3)))
+    assert flat.drop_sigmas == 0 and not flat.learned
+    falling = profile(series(np.linspace(2.3, 1.0, 300)))  # noise-free: the drop is infinitely many sigmas
+    assert falling.learned and falling.removed == (falling.head - falling.tail) / falling.head
+    assert falling.late_share > 0.15  # a straight descent never bent toward convergence
+
+
+def test_profile_reads_a_finite_climb_to_1e305():
+    p = profile(series(np.logspace(0, 305, 200)))
+    assert p is not None and p.tail > 1e290 and p.best < 10
