@@ -283,12 +283,12 @@ def ramping_up(series: Series | None, at_steps: np.ndarray) -> np.ndarray:
     return (at_steps < steps[int(np.argmax(values))]) & (at < 0.5 * np.max(values))
 
 
-def periodicity(values: np.ndarray) -> tuple[float, float, bool]:
+def periodicity(values: np.ndarray, sigma: float | None = None) -> tuple[float, float, bool]:
     """Dominant period (in points), Fisher's g (the periodogram peak's share of all power) and whether g is
     significant at 1% against white noise: P(g > x) ~ m(1 - x)^(m - 1) for m frequencies (Fisher 1929).
 
-    Winsorized at 4 robust sigmas first, so one spike is not read as a period."""
-    sigma = robust_sigma(values)
+    Winsorized at 4 robust sigmas (`sigma`, when already measured) first, so one spike is not read as a period."""
+    sigma = robust_sigma(values) if sigma is None else sigma
     x = np.clip(values, np.median(values) - 4 * sigma, np.median(values) + 4 * sigma) if sigma > 0 else values
     power = np.abs(np.fft.rfft(x - np.mean(x)))[1:] ** 2 if len(x) >= 8 else np.zeros(0)
     total = float(np.sum(power))
@@ -299,9 +299,9 @@ def periodicity(values: np.ndarray) -> tuple[float, float, bool]:
     return len(x) / (peak + 1), g, g > 1 - (0.01 / m) ** (1 / max(m - 1, 1))
 
 
-def burst_fraction(values: np.ndarray) -> float:
+def burst_fraction(values: np.ndarray, sigma: float | None = None) -> float:
     """Share of points more than 3 robust sigmas from the median: 0.27% for Gaussian noise, more in bursts."""
-    sigma = robust_sigma(values)
+    sigma = robust_sigma(values) if sigma is None else sigma
     return float(np.mean(np.abs(values - np.median(values)) > 3 * sigma)) if sigma > 0 else 0.0
 
 
@@ -341,12 +341,12 @@ def swings(p: Profile, cycle_steps: float | None = None) -> Swings:
     late, swing = resid[n // 2 :], robust_sigma(resid[n // 2 :])
     progress = max(float(np.median(p.values[n // 10 : max(3 * n // 10, n // 10 + 1)])) - p.tail, 0.0)
     clipped = np.clip(late, np.median(late) - 3 * swing, np.median(late) + 3 * swing)
-    period, g, periodic = periodicity(late)
+    period, g, periodic = periodicity(late, swing)
     if cycle_steps is not None:
         progress, swing = cycle_progress(p, cycle_steps)
     return Swings(swing, max(progress, 0.0), swing / max(p.late_level - p.floor, 1e-300),
                   robust_sigma(resid[3 * n // 4 :]) / max(robust_sigma(resid[n // 4 : n // 2]), 1e-300),
-                  autocorrelation(clipped), period, g, periodic, burst_fraction(late),
+                  autocorrelation(clipped), period, g, periodic, burst_fraction(late, swing),
                   float(np.min(p.values[n // 2 :])), float(np.max(p.values[n // 2 :])))
 
 
