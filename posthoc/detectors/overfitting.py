@@ -80,7 +80,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
                         overfitting_advice(run, roles.framework, raw_best))]
     suggestions = [f"stop early at step {raw_best} (keep that checkpoint; patience of a few evaluations)"]
     wd = param_number(run, ("weight_decay",))
-    suggestions.append("add weight decay (1e-4–1e-2)" if wd is None or not wd[1]
-                       else f"weight_decay={fmt(wd[1])}: try {fmt(max(wd[1] * 10, 1e-4))}")
+    suggestions.append("add weight decay (1e-4–1e-2)" if wd is None else "weight_decay=0: add weight decay (1e-4–1e-2)"
+                       if not wd[1] else f"weight_decay={fmt(wd[1])}: try {fmt(max(wd[1] * 10, 1e-4))}")
     suggestions += ["add dropout or data augmentation", "train on more data, or use a smaller model"]
     return [finding(PATTERN, SEVERITY, confidence, val.key, (raw_best, last_step), evidence, message, suggestions)]
