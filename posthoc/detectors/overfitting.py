@@ -19,7 +19,7 @@ from posthoc.detectors.base import finding, fmt, param_number, rounded
 from posthoc.detectors.boosting import overfitting_advice
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import profile, ramp
+from posthoc.signal import LARGE_EFFECT, profile, ramp
 
 PATTERN, SEVERITY = "overfitting", "warning"
 REQUIRES: tuple[str, ...] = ("train_loss", "val_loss")
@@ -31,7 +31,6 @@ class Thresholds:
     # Debugger's overfit ratio of 0.1 (10%)
     min_rise: float = 0.10
     min_rise_noise: float = 3.0  # ...and by this many of val's point-to-point noise sigmas
-    max_train_rise: float = 0.05  # train may not rise after the best val step by more than this of its range
     min_points_after: int = 3  # val points logged after the best one
     min_points: int = 5
 
@@ -52,7 +51,9 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         return []
     train_at_best = float(np.interp(pv.best_step, pt.trend_steps, pt.trend))
     train_change = (pt.tail - train_at_best) / pt.scale
-    if train_change > t.max_train_rise:
+    # "while train keeps falling": after the best val step train falls by a large effect against its own
+    # batch noise (signal.LARGE_EFFECT); a val wiggle over a train loss that barely moves is no overfit
+    if (train_at_best - pt.tail) / max(pt.noise, pt.rounding, 1e-300) <= LARGE_EFFECT:
         return []
     last_step = int(pv.steps[-1])
     train_at_last = float(np.interp(last_step, pt.steps, pt.values)) if pt.steps[0] <= last_step else pt.tail
