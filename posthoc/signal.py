@@ -290,7 +290,9 @@ def periodicity(values: np.ndarray, sigma: float | None = None) -> tuple[float, 
     Winsorized at 4 robust sigmas (`sigma`, when already measured) first, so one spike is not read as a period."""
     sigma = robust_sigma(values) if sigma is None else sigma
     x = np.clip(values, np.median(values) - 4 * sigma, np.median(values) + 4 * sigma) if sigma > 0 else values
-    x = x / max(float(np.max(np.abs(x))), 1e-300) if len(x) >= 8 else np.zeros(0)  # squares of 1e200 overflow
+    if len(x) < 8:
+        return float("inf"), 0.0, False
+    x = x / max(float(np.max(np.abs(x))), 1e-300)  # squares of 1e200 overflow
     power = np.abs(np.fft.rfft(x - np.mean(x)))[1:] ** 2
     total = float(np.sum(power))
     if total <= 0:
