@@ -60,8 +60,12 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     visible = t.min_height_to_progress * p.scale if p is not None else 0.0
     height_needed = np.maximum(np.maximum(t.min_sigmas * sigma, (t.spike_ratio - 1.0) * (level - floor)),
                                np.maximum(1e-6 * np.abs(level), visible))
-    peaks, count = recovered_spikes(values, level, height_needed, max(window, int(0.02 * n)), window, t.recover_fraction)
-    if not len(peaks) or count > t.max_fraction * n:  # the initial drop is never a spike; dense jumps are noise
+    # the initial descent is never a spike: skip until the running level came halfway from the initial loss
+    # to the best (its half-life), and at least a window; dense jumps are noise, not spikes
+    halfway = np.flatnonzero(level <= p.best + 0.5 * (p.head - p.best)) if p is not None else np.zeros(1, int)
+    skip = max(window, int(0.02 * n), int(halfway[0]) if len(halfway) else 0)
+    peaks, count = recovered_spikes(values, level, height_needed, skip, window, t.recover_fraction)
+    if not len(peaks) or count > t.max_fraction * n:
         return []
     ratio_above_floor = (values[peaks] - floor) / np.maximum(level[peaks] - floor, 1e-300)
     sigmas = dev[peaks] / max(sigma, 1e-300)
