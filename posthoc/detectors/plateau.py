@@ -1,11 +1,11 @@
 """plateau: the training loss stopped improving (or never started) while still far from converged.
 
-Why it matters: the steps of a stall are wasted; it points at an lr far too low, saturated units, a saddle
-or a schedule that decayed too early. `kind` says which: never_learned (net drop within the loss's own
-noise), too_slow (removed under half its initial loss, still falling at its average rate), lr_collapsed
-(the lr sat near 0 for a long window while the loss was high, or fell again after), stalled (a long flat
-stretch later escaped). Not underfitting (progress that levelled off high) nor vanishing_gradients (the
-grad norm collapsed: the cause). Known false positives: fine-tuning runs that start at their optimum.
+Why it matters: the steps of a stall are wasted (an lr far too low, saturated units, a saddle, a schedule that
+decayed too early). `kind`: never_learned (net drop within the loss's own noise), too_slow (removed under half
+its initial loss, still falling at its average rate), lr_collapsed (the lr sat near 0 for a long window while
+the loss was high, or fell again after), stalled (a long flat stretch later escaped). Not underfitting
+(progress that levelled off high) nor vanishing_gradients (the grad norm collapsed: the cause).
+Known false positives: fine-tuning runs that start at their optimum.
 """
 
 from __future__ import annotations
@@ -39,15 +39,16 @@ class Thresholds:
     min_points_stall: int = 100  # a "long stretch" needs a long record; short runs are mostly their first drop
 
 
+FLAT = ": flat from step {start} to {end} ({pct}% of the run)"
 TEXT = {  # kind -> (what the loss did, the first suggestion)
-    "never_learned": ("never left its initial level {head} (ended at {tail}, within its noise)",
+    "never_learned": ("never left its initial level {head} (ended at {tail}, within its noise)" + FLAT,
                       "check the init and activations (saturated sigmoid/tanh, dead ReLUs: He init with ReLU, "
                       "normalization layers), then that the lr is not far too small"),
-    "too_slow": ("still falls at its average rate but removed only {removed}% of its initial loss {head}",
+    "too_slow": ("still falls at its average rate but removed only {removed}% of its initial loss {head} by step {end}",
                  "{lr}: far too small for this model; try 10–100x higher (an lr range test finds it)"),
-    "lr_collapsed": ("stalled at {level} while the lr sat below {lr_collapse} of its peak",
+    "lr_collapsed": ("stalled at {level} while the lr sat below {lr_collapse} of its peak" + FLAT,
                      "the lr schedule decayed to ~0 while the loss was still high: decay more slowly or later"),
-    "stalled": ("stalled at {level} before dropping to {best}",
+    "stalled": ("stalled at {level} before dropping to {best}" + FLAT,
                 "{lr}: the stall suggests it is too low for this stage; try 3–10x higher with warmup")}
 
 
@@ -87,12 +88,11 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     if lr_ratio is not None:
         evidence["lr_final_to_peak"] = rounded(lr_ratio, 3)
     confidence = 0.55 + 0.45 * ramp(length, t.min_length, 0.8) * (0.45 + 0.55 * margin)
-    what, first = TEXT[kind]
-    what = what.format(head=fmt(p.head), tail=fmt(p.tail), removed=fmt(100 * p.removed), level=fmt(level),
-                       lr_collapse=fmt(t.lr_collapse), best=fmt(p.best))
-    message = f"{train.key} {what}: flat from step {int(steps[start])} to {int(steps[end])} ({fmt(100 * length)}% of the run)"
-    first = first.format(lr=param_text(run, LR_PARAMS) or "the learning rate")
-    suggestions = [first, "use an adaptive optimizer (Adam) or momentum to cross flat regions",
+    text = {"head": fmt(p.head), "tail": fmt(p.tail), "removed": fmt(100 * p.removed), "level": fmt(level),
+            "best": fmt(p.best), "lr_collapse": fmt(t.lr_collapse), "start": int(steps[start]), "end": int(steps[end]),
+            "pct": fmt(100 * length), "lr": param_text(run, LR_PARAMS) or "the learning rate"}
+    suggestions = [TEXT[kind][1].format(**text), "use an adaptive optimizer (Adam) or momentum to cross flat regions",
                    "if a schedule decayed the lr before the stall, decay later or less"]
+    message = f"{train.key} " + TEXT[kind][0].format(**text)
     return [finding(PATTERN, SEVERITY, confidence, train.key, (int(steps[start]), int(steps[end])), evidence, message,
                     suggestions)]
