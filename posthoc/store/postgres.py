@@ -24,12 +24,15 @@ def open_postgres(uri: str, workspace: str = DEFAULT_WORKSPACE):
         if url.drivername == "postgresql" and not _importable("psycopg2"):
             url = url.set(drivername="postgresql+psycopg")  # before SQLAlchemy 2.1 a bare scheme means psycopg2
         engine = sqlalchemy.create_engine(url, poolclass=NullPool)
-        connection = engine.raw_connection()  # the pool's proxy: dropping it would close the connection
     except ModuleNotFoundError as exc:
         raise StoreUnreachable(f"reading {uri} needs a PostgreSQL driver: pip install 'posthoc[postgres]' ({exc})") from exc
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise StoreUnreachable(f"cannot connect to {uri}: {_first_line(exc)}") from exc
     dbapi = engine.dialect.dbapi
+    try:
+        connection = engine.raw_connection()  # the pool's proxy: dropping it would close the connection
+    except (sqlalchemy.exc.SQLAlchemyError, dbapi.Error) as exc:  # the pool raises the driver's own errors
+        raise StoreUnreachable(f"cannot connect to {uri}: {_first_line(exc)}") from exc
     store = SqlStore(uri, connection, mark="%s", begin=READ_ONLY_SNAPSHOT, errors=dbapi.Error, workspace=workspace)
     problem = store.schema_problem()
     if problem is None:

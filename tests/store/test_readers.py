@@ -105,6 +105,11 @@ def test_missing_store_is_unreachable_and_not_created(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_postgres_down_is_unreachable():
+    with pytest.raises(StoreUnreachable, match="cannot connect to postgresql"):
+        open_store("postgresql+psycopg://nobody@127.0.0.1:9/mlflow")
+
+
 def test_server_down_is_unreachable_fast():
     start = time.time()
     with pytest.raises(StoreUnreachable, match="unreachable"):
