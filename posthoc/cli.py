@@ -11,29 +11,52 @@ from pathlib import Path
 import click
 
 from posthoc import __version__
+from posthoc.diagnose import FAIL_ON
 from posthoc.errors import BadInput, PosthocError
-
-FAIL_ON = ("failed", "warning", "never")
 
 
 class PosthocGroup(click.Group):
-    """Turns PosthocError into one stderr line and its exit code; a traceback only with --debug."""
+    """Every error is one stderr line (credentials redacted) and an exit code; a traceback only with --debug."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except getattr(click.exceptions, "NoArgsIsHelpError", ()) as exc:  # bare `posthoc`: help, not an error
+            click.echo(exc.ctx.get_help(), err=True)
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:  # click's own is three lines: usage, hint, error
+            where = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+            _fail(f"error: {exc.format_message().rstrip('.')}{where}", exc.exit_code)
+        except click.ClickException as exc:
+            _fail(f"error: {exc.format_message()}", exc.exit_code)
+        except click.Abort:
+            _fail("aborted", 1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx):
+        debug = ctx.meta.get("posthoc.debug")
         try:
             return super().invoke(ctx)
         except PosthocError as exc:
-            if ctx.meta.get("posthoc.debug"):
+            if debug:
                 traceback.print_exc()
-            click.echo(f"posthoc: error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
+            _fail(f"error: {exc}", exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
-            if ctx.meta.get("posthoc.debug"):
+            if debug:
                 traceback.print_exc()
-            click.echo(f"posthoc: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", err=True)
-            ctx.exit(1)
+            _fail(f"internal error: {type(exc).__name__}: {exc}" + ("" if debug else " (rerun with --debug)"), 1)
+
+
+def _fail(message: str, code: int):
+    """The one way the CLI reports a failure: `posthoc: <message>` on one stderr line, then exit."""
+    from posthoc.errors import one_line, redact
+
+    click.echo(f"posthoc: {redact(one_line(message))}", err=True)
+    sys.exit(code)
 
 
 def _set_debug(ctx, _param, value):
@@ -61,6 +84,14 @@ def _remember_workspace(ctx, _param, value):
     ctx.meta["posthoc.workspace"] = value
 
 
+def _load_config(path: str | None):
+    """Settings checked on load: a misspelled key or a bad value stops the command with exit 2."""
+    from posthoc.config import load_config
+    from posthoc.diagnose import check_config
+
+    return check_config(load_config(path))
+
+
 def _open(tracking_uri: str | None):
     from posthoc.store import DEFAULT_WORKSPACE, open_store, resolve_tracking_uri
 
@@ -83,10 +114,9 @@ def _write(text: str, out: str | None) -> None:
 
 
 def _exit_code(diagnoses, fail_on: str) -> int:
-    if fail_on == "never":
-        return 0
-    hit = {"failed": ("failed",), "warning": ("failed", "warning")}[fail_on]
-    return 1 if any(d.status in hit for d in diagnoses) else 0
+    from posthoc.diagnose import reaches
+
+    return 1 if any(reaches(d.status, fail_on) for d in diagnoses) else 0
 
 
 @click.group(cls=PosthocGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -112,8 +142,8 @@ def cli():
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl", "html"]),
               help="text (default on a terminal) or json / jsonl (default when piped); html: a self-contained report.")
 @click.option("--out", type=click.Path(), help="Write to this file instead of stdout (html with several runs: a directory).")
-@click.option("--fail-on", type=click.Choice(FAIL_ON), default="failed", show_default=True,
-              help="Exit 1 when a run's status reaches this level.")
+@click.option("--fail-on", type=click.Choice(list(FAIL_ON)), default="failed", show_default=True,
+              help="Exit 1 when a run is failed; warning: also warning; inconclusive: also runs too thin to judge.")
 def analyze(run_ids, experiments, tracking_uri, config_path, fmt, out, fail_on):
     """Diagnose runs: status, root cause, evidence and suggestions.
 
@@ -122,14 +152,13 @@ def analyze(run_ids, experiments, tracking_uri, config_path, fmt, out, fail_on):
     JSON: one object for a single RUN_ID, else an array (jsonl: one object per line).
     Nothing is ever written to the tracking store.
     """
-    from posthoc.config import load_config
     from posthoc.diagnose import diagnose
     from posthoc.report.json_output import to_json
     from posthoc.report.text import to_text
 
     if not run_ids and not experiments:
         raise BadInput("give one or more RUN_IDS or --experiment NAME (see posthoc analyze --help)")
-    config = load_config(config_path)
+    config = _load_config(config_path)
     store = _open(tracking_uri)
     ids = list(dict.fromkeys(run_ids))
     if experiments:
@@ -281,7 +310,6 @@ def compare(experiments, run_ids, filter_text, target, mode, ignore, keep, impor
 
     from posthoc.compare import compare as compare_runs
     from posthoc.compare.filter import filter_runs, parse_filter
-    from posthoc.config import load_config
     from posthoc.diagnose import diagnose
     from posthoc.report.text import comparison_text
     from posthoc.store import load_runs
@@ -291,7 +319,7 @@ def compare(experiments, run_ids, filter_text, target, mode, ignore, keep, impor
         raise BadInput("give --experiment NAME or --runs ID (see posthoc compare --help)")
     if filter_text is not None:
         parse_filter(filter_text)  # bad syntax fails before the store is read
-    config = load_config(config_path)
+    config = _load_config(config_path)
     store = _open(tracking_uri)
     if experiments:
         experiment_ids = list(store.experiment_ids(list(experiments)).values())
@@ -358,8 +386,8 @@ def _demo_sweeps(uri: str, tracking_uri: str | None) -> None:
 @click.option("--workers", type=click.IntRange(1, 64), help="Processes analyzing and rendering. Default: CPU count.")
 @click.option("--write-tags", is_flag=True, help="Set posthoc.status, posthoc.primary, posthoc.version tags on each analyzed run.")
 @click.option("--attach", is_flag=True, help="Log each run's report as the artifact posthoc/report.html.")
-@click.option("--fail-on", type=click.Choice(FAIL_ON), default="failed", show_default=True,
-              help="Exit 1 when a run analyzed tonight reaches this level.")
+@click.option("--fail-on", type=click.Choice(list(FAIL_ON)), default="failed", show_default=True,
+              help="Exit 1 when a run reported tonight is failed; warning: also warning; inconclusive: also unjudged.")
 @store_options
 def nightly(experiments, since, out_dir, workers, write_tags, attach, fail_on, tracking_uri, config_path):
     """Analyze runs new or changed since the last night; write a digest, reports and summary.json.
@@ -373,7 +401,6 @@ def nightly(experiments, since, out_dir, workers, write_tags, attach, fail_on, t
     """
     import time
 
-    from posthoc.config import load_config
     from posthoc.nightly import NightlyOptions, parse_since, run_nightly
 
     options = NightlyOptions(
@@ -381,7 +408,7 @@ def nightly(experiments, since, out_dir, workers, write_tags, attach, fail_on, t
         since_ms=parse_since(since) if since else None, workers=workers or os.cpu_count() or 1,
         write_tags=write_tags, attach=attach, fail_on=fail_on,
     )
-    config = load_config(config_path)
+    config = _load_config(config_path)
     store = _open(tracking_uri)
     tty = sys.stderr.isatty()
     bar = None

@@ -1,16 +1,19 @@
 """Run every detector on a run, order the findings, pick status and the primary (root) cause.
 
 Findings are ordered by severity, then first step, then confidence. Status: failed if any critical,
-warning if any warning. Primary: the earliest link of a causal chain (CAUSES), else the most severe and
-most confident finding; findings that restate another's symptom are dropped first (SUPPRESSED_BY).
+warning if any warning, inconclusive when the run logged too little for any training-loss check to judge,
+else healthy. Primary: the earliest link of a causal chain (CAUSES), else the most severe and most
+confident finding; findings that restate another's symptom are dropped first (SUPPRESSED_BY).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
-from posthoc.config import Config
+from posthoc.config import Config, key_path, unknown_key
 from posthoc.detectors import DETECTORS
+from posthoc.errors import BadInput
 from posthoc.kinds import (
     KIND_LABELS,
     LR_RANGE_TEST,
@@ -24,7 +27,16 @@ from posthoc.kinds import (
     tests_for,
 )
 from posthoc.model import SEVERITY_RANK, Diagnosis, Finding, Run, Skipped
-from posthoc.roles import Roles, resolve_roles
+from posthoc.roles import ROLES, Roles, resolve_roles
+
+# --fail-on LEVEL: the statuses that make the exit code 1. A ladder: each level adds the next-weaker verdict,
+# and `inconclusive` also alerts on runs nobody could judge.
+FAIL_ON: dict[str, tuple[str, ...]] = {
+    "failed": ("failed",),
+    "warning": ("failed", "warning"),
+    "inconclusive": ("failed", "warning", "inconclusive"),
+    "never": (),
+}
 
 # cause → effects it can produce. A cause is the root of an effect when it starts no later than the effect
 # and is still active near its start (its span ends within PROXIMITY of the run's steps before it): spikes
@@ -84,15 +96,16 @@ def diagnose(run: Run, config: Config | None = None, strict: bool = False,
             if strict:
                 raise
             errors.append(f"{detector.PATTERN}: {type(exc).__name__}: {exc}")
-    if not any(s.finite_count for s in run.metrics.values()):
-        findings.append(Finding("insufficient_data", "info", 1.0, None, None, None, {"metrics_logged": len(run.metrics)},
-                                "the run logged no finite metric values: nothing to analyze"))
+    missing = missing_evidence(run, roles, config)
+    if missing is not None:
+        findings.append(missing)
     findings = [f for f in findings if not any(_explains(other, f) for other in findings)]
     ordered = tuple(sorted((_mark_order(f, run) for f in findings), key=_order_key))
+    status = status_of(ordered)
     return Diagnosis(
         run=run,
-        status=status_of(ordered),
-        primary=primary_of(ordered, _step_span(run)),
+        status=status,
+        primary="inconclusive" if status == "inconclusive" else primary_of(ordered, _step_span(run)),
         findings=ordered,
         roles=roles.keys(),
         skipped=tuple(skipped),
@@ -144,7 +157,42 @@ def _order_key(f: Finding):
 
 def status_of(findings: tuple[Finding, ...]) -> str:
     severities = {f.severity for f in findings}
-    return "failed" if "critical" in severities else "warning" if "warning" in severities else "healthy"
+    if "critical" in severities or "warning" in severities:
+        return "failed" if "critical" in severities else "warning"
+    return "inconclusive" if any(f.pattern == INSUFFICIENT for f in findings) else "healthy"
+
+
+def reaches(status: str, fail_on: str) -> bool:
+    """Whether a run with this status makes `--fail-on fail_on` exit 1."""
+    return status in FAIL_ON[fail_on]
+
+
+INSUFFICIENT = "insufficient_data"
+
+
+def missing_evidence(run: Run, roles: Roles, config: Config) -> Finding | None:
+    """What keeps the run from a verdict: unreadable, no metrics, no training loss, or fewer points than any
+    training-loss check needs (each detector's own min_points). None when some check could judge it."""
+    train = roles.get("train_loss")
+    needed = min(getattr(config.thresholds_for(d.PATTERN, d.Thresholds()), "min_points", 1)
+                 for d in DETECTORS if "train_loss" in d.REQUIRES)
+    evidence = {"metrics_logged": len(run.metrics), "train_loss_points": train.finite_count if train else 0,
+                "points_needed": needed}
+    if run.unreadable:
+        message = f"unreadable: {run.unreadable}"
+    elif not run.metrics:
+        message = "the run logged no metrics: nothing to judge"
+    elif train is None:
+        keys = sorted(run.metrics)
+        shown = ", ".join(keys[:8]) + (f" (+{len(keys) - 8} more)" if len(keys) > 8 else "")
+        message = (f"no training loss resolved among: {shown}; map one with [tool.posthoc.roles] "
+                   f'train_loss = ["{keys[0]}"]')
+    elif train.finite_count < needed:
+        message = (f"{train.key} logged {train.finite_count} finite point(s); the training-loss checks need at "
+                   f"least {needed}")
+    else:
+        return None
+    return Finding(INSUFFICIENT, "info", 1.0, train.key if train else None, None, None, evidence, message)
 
 
 def _step_span(run: Run) -> int:
@@ -177,3 +225,40 @@ def primary_of(findings: tuple[Finding, ...], span: int = 0) -> str:
     effects = {effect.pattern for cause in candidates for effect in candidates if causes(cause, effect, span)}
     roots = [f for f in candidates if f.pattern not in effects] or candidates
     return min(roots, key=lambda f: (-SEVERITY_RANK[f.severity], -f.confidence, f.step_start or 0)).pattern
+
+
+def check_config(config: Config) -> Config:
+    """Role names, pattern names, threshold names, types and ranges, checked once on load: a bad value must
+    stop the command (exit 2) before any run is read, never crash a detector into a HEALTHY verdict."""
+    source = config.source or "config"
+    for role in config.roles:
+        if role not in ROLES:
+            raise unknown_key(source, key_path(config.prefix, "roles", role), role, ROLES)
+    detectors = {d.PATTERN: d for d in DETECTORS}
+    for pattern, overrides in config.thresholds.items():
+        if pattern not in detectors:
+            raise unknown_key(source, key_path(config.prefix, "thresholds", pattern), pattern, list(detectors))
+        defaults = detectors[pattern].Thresholds()
+        for name, value in overrides.items():
+            path = key_path(config.prefix, "thresholds", pattern, name)
+            if name not in _field_names(defaults):
+                raise unknown_key(source, path, name, _field_names(defaults))
+            problem = _threshold_problem(value, getattr(defaults, name))
+            if problem:
+                raise BadInput(f"{source}: {path} = {value!r} {problem} (default {getattr(defaults, name)!r})")
+    return config
+
+
+def _field_names(defaults) -> list[str]:
+    return [f.name for f in dataclasses.fields(defaults)]
+
+
+def _threshold_problem(value, default) -> str | None:
+    """Why `value` cannot replace `default`: the same kind of number, finite, counts >= 1, others >= 0."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return None if isinstance(value, bool) and isinstance(default, bool) else "must be a number"
+    if isinstance(default, int):
+        return None if isinstance(value, int) and value >= 1 else "must be a whole number >= 1"
+    if not isinstance(value, (int, float)):
+        return "must be a number"
+    return None if math.isfinite(value) and value >= 0 else "must be a finite number >= 0"

@@ -77,6 +77,7 @@ class Run:
     params: dict[str, str]
     tags: dict[str, str]
     metrics: dict[str, Series]
+    unreadable: str | None = None  # why the store could not read this run (a corrupt file); then no metrics
 
 
 def json_number(value):

@@ -134,10 +134,14 @@ def test_demo_on_file_store_without_opt_in_says_so(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "MLFLOW_ALLOW_FILE_STORE=true" in result.stderr
 
 
-def test_run_without_metrics_says_no_data(sqlite_store):
+def test_run_without_metrics_is_inconclusive_not_healthy(sqlite_store):
     sqlite_store.add("x")
     bare = sqlite_store.client.create_run(sqlite_store.experiment("tests"), run_name="bare").info.run_id
     result = run("analyze", bare, "--tracking-uri", sqlite_store.uri, "--format", "text")
-    assert result.exit_code == 0 and "NO DATA" in result.stdout and "RUNNING" in result.stdout
+    assert result.exit_code == 0 and "INCONCLUSIVE" in result.stdout and "RUNNING" in result.stdout
+    assert "the run logged no metrics: nothing to judge" in result.stdout
     out = json.loads(run("analyze", bare, "--tracking-uri", sqlite_store.uri, "--format", "json").stdout)
-    assert out["findings"][0]["pattern"] == "insufficient_data" and out["status"] == "healthy"
+    assert (out["status"], out["primary"], out["findings"][0]["pattern"]) == ("inconclusive", "inconclusive",
+                                                                              "insufficient_data")
+    assert run("analyze", bare, "--tracking-uri", sqlite_store.uri, "--fail-on", "warning").exit_code == 0
+    assert run("analyze", bare, "--tracking-uri", sqlite_store.uri, "--fail-on", "inconclusive").exit_code == 1

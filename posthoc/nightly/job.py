@@ -24,12 +24,12 @@ from pathlib import Path
 from posthoc import __version__
 from posthoc.atomic import write_atomic
 from posthoc.config import Config
+from posthoc.diagnose import reaches
 from posthoc.errors import BadInput
 from posthoc.model import Run
 from posthoc.nightly.selection import analysis_key, select_runs
 from posthoc.nightly.state import NightlyState, RunRecord, report_path, sketch_metrics
 
-FAIL_LEVELS = {"failed": ("failed",), "warning": ("failed", "warning"), "never": ()}
 CHUNK_RUNS = 8  # runs per worker task: big enough to amortize pickling, small enough to balance 2 cores
 
 
@@ -315,7 +315,7 @@ def _summary(state: NightlyState, before: dict, tally: _Tally, experiments: dict
     ]
     errors = [{"run_id": r.run_id, "run_name": r.run_name, "stage": stage, "error": message}
               for r in tonight for stage, message in r.problems]
-    reached = [r.run_id for r in tonight if r.status in FAIL_LEVELS[options.fail_on]]
+    reached = [r.run_id for r in tonight if reaches(r.status, options.fail_on)]
     return {
         "generated_at": _now(),
         "posthoc_version": __version__,

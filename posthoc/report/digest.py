@@ -12,11 +12,11 @@ from posthoc.report.format import (
     STATUS_MARK,
     STATUS_WORD,
     number,
-    run_status_word,
+    inconclusive_reason,
     span_text,
 )
 
-STATUS_RANK = {"failed": 0, "warning": 1, "healthy": 2, "nodata": 3}
+STATUS_RANK = {"failed": 0, "warning": 1, "inconclusive": 2, "healthy": 3}  # worst first: unjudged runs need a look
 _SCHEME = re.compile(r"^\s*[a-zA-Z][a-zA-Z0-9+.\-]*:")
 
 
@@ -30,7 +30,7 @@ def safe_href(href: str | None) -> str | None:
 def _sort_key(d: Diagnosis):
     top = max((f.confidence for f in d.findings if f.pattern == d.primary), default=0.0)
     worst = max((SEVERITY_RANK[f.severity] for f in d.findings), default=-1)
-    return (STATUS_RANK[run_status_word(d)], -worst, -top, d.run.run_name, d.run.run_id)
+    return (STATUS_RANK[d.status], -worst, -top, d.run.run_name, d.run.run_id)
 
 
 def _spark(d: Diagnosis) -> Markup | None:
@@ -50,7 +50,7 @@ def build_digest_context(diagnoses: list[Diagnosis], hrefs: dict[str, str], titl
     counts = {p: sum(1 for d in ordered if p == d.primary or any(f.pattern == p for f in d.findings)) for p in patterns}
     rows = []
     for d in ordered:
-        status = run_status_word(d)
+        status = d.status
         primary = next((f for f in d.findings if f.pattern == d.primary), None)
         own = sorted({f.pattern for f in d.findings} | {d.primary})
         train = d.run.metrics.get(d.roles.get("train_loss", ""))
@@ -59,7 +59,7 @@ def build_digest_context(diagnoses: list[Diagnosis], hrefs: dict[str, str], titl
             "status": status, "status_word": STATUS_WORD[status], "status_mark": STATUS_MARK[status],
             "name": d.run.run_name or d.run.run_id, "id": d.run.run_id, "short_id": d.run.run_id[:12],
             "href": safe_href(hrefs.get(d.run.run_id)), "run_status": d.run.status,
-            "primary": d.primary, "message": primary.message if primary else "",
+            "primary": d.primary, "message": primary.message if primary else inconclusive_reason(d),
             "span": span_text(primary.step_start, primary.step_end) if primary else "",
             "patterns": [p for p in own if p != "healthy"],
             "classes": " ".join(f"p{index[p]}" for p in own),

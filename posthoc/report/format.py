@@ -5,9 +5,9 @@ from __future__ import annotations
 from posthoc.model import json_number
 from posthoc.numbers import short as number
 
-STATUS_WORD = {"failed": "FAILED", "warning": "WARNING", "healthy": "HEALTHY", "nodata": "NO DATA"}
+STATUS_WORD = {"failed": "FAILED", "warning": "WARNING", "healthy": "HEALTHY", "inconclusive": "INCONCLUSIVE"}
 # shape + word carry the status; colour only repeats it (colour-blind and print safe)
-STATUS_MARK = {"failed": "✖", "warning": "▲", "healthy": "✔", "nodata": "○"}
+STATUS_MARK = {"failed": "✖", "warning": "▲", "healthy": "✔", "inconclusive": "○"}
 SEVERITY_MARK = {"critical": "✖", "warning": "▲", "info": "●"}
 RUN_NOTES = {
     "RUNNING": "This run is still RUNNING: it was analyzed on what it had logged so far.",
@@ -39,7 +39,6 @@ def span_text(start, end) -> str:
     return f"step {start}" if start == end or end is None else f"steps {start}–{end}"
 
 
-def run_status_word(diagnosis) -> str:
-    """'nodata' when the run logged no finite value at all (the banner says NO DATA)."""
-    has_data = any(s.finite_count for s in diagnosis.run.metrics.values())
-    return diagnosis.status if has_data else "nodata"
+def inconclusive_reason(diagnosis) -> str:
+    """What kept an inconclusive run from a verdict (the insufficient_data finding's message)."""
+    return next((f.message for f in diagnosis.findings if f.pattern == "insufficient_data"), "")

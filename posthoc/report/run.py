@@ -17,7 +17,7 @@ from posthoc.report.format import (
     STATUS_MARK,
     STATUS_WORD,
     evidence_rows,
-    run_status_word,
+    inconclusive_reason,
     span_text,
 )
 from posthoc.report.kinds import range_chart
@@ -87,7 +87,7 @@ def _time(ms: int | None) -> str:
 
 def build_run_context(diagnosis: Diagnosis, experiment_params: dict[str, str] | None = None) -> dict:
     run = diagnosis.run
-    status = run_status_word(diagnosis)
+    status = diagnosis.status
     primary_index = next((i for i, f in enumerate(diagnosis.findings) if f.pattern == diagnosis.primary), None)
     findings = [finding_context(i + 1, f, i == primary_index) for i, f in enumerate(diagnosis.findings)]
     experiment_params = experiment_params or {}
@@ -111,6 +111,7 @@ def build_run_context(diagnosis: Diagnosis, experiment_params: dict[str, str] | 
         "status_mark": STATUS_MARK[status],
         "primary": findings[primary_index] if primary_index is not None else None,
         "primary_pattern": diagnosis.primary,
+        "inconclusive_reason": inconclusive_reason(diagnosis),
         "notes": [RUN_NOTES[run.status]] if run.status in RUN_NOTES else [],
         "charts": [c for c in (range_chart(diagnosis),) if c is not None] + chart_panels(run, diagnosis.roles,
                                                                                             diagnosis.findings),

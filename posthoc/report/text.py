@@ -24,13 +24,12 @@ def _evidence_text(evidence: dict) -> str:
 
 def to_text(diagnoses: list[Diagnosis], style=lambda text, **kw: text) -> str:
     """A readable block per run; `style` is click.style on a colour terminal, identity otherwise."""
-    colour = {"failed": "red", "warning": "yellow", "healthy": "green"}
+    colour = {"failed": "red", "warning": "yellow", "healthy": "green", "inconclusive": "blue"}
     blocks = []
     for d in diagnoses:
         run = d.run
-        label = STATUS_WORD[d.status] if run.metrics else STATUS_WORD["nodata"]
-        head = f"{run.run_id[:12]} {run.run_name!r} [{run.status}] {style(label, fg=colour[d.status], bold=True)}"
-        if d.primary != "healthy":
+        head = f"{run.run_id[:12]} {run.run_name!r} [{run.status}] {style(STATUS_WORD[d.status], fg=colour[d.status], bold=True)}"
+        if d.primary not in ("healthy", "inconclusive"):
             head += f": {d.primary}"
         lines = [head]
         if run.status == "RUNNING":
@@ -108,9 +107,8 @@ def _grad_text(d: Diagnosis) -> str:
 
 def summary_line(d: Diagnosis) -> str:
     """One line per run, for the demo and batch jobs."""
-    word = STATUS_WORD[d.status] if d.run.metrics else STATUS_WORD["nodata"]
     first = d.findings[0].message if d.findings else "no problem found"
-    return f"{word:8s} {d.primary:20s} {d.run.run_name[:32]:32s} {first}"
+    return f"{STATUS_WORD[d.status]:8s} {d.primary:20s} {d.run.run_name[:32]:32s} {first}"
 
 
 def comparison_text(c) -> str:

@@ -21,6 +21,9 @@ WAL_FORMAT = 2  # bytes 18-19 of the header of a WAL-mode database (sqlite.org/f
 def open_sqlite(uri: str, workspace: str = DEFAULT_WORKSPACE):
     """The fast reader when the schema is one we know, else MLflow's client read-only; never creates a file."""
     path = Path(unquote(urlparse(uri).path[1:] if uri.startswith("sqlite:///") else urlparse(uri).path))
+    if path.is_dir():
+        raise StoreUnreachable(f"no MLflow store at {path.absolute()}: it is a directory, not a sqlite file; check "
+                               "--tracking-uri (a ./mlruns file store is given as a path, without sqlite:///)")
     if not path.is_file():
         raise StoreUnreachable(
             f"no MLflow store at {path.absolute()}: the file does not exist; check --tracking-uri "
