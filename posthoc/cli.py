@@ -12,7 +12,7 @@ import click
 
 from posthoc import __version__
 from posthoc.diagnose import FAIL_ON
-from posthoc.errors import BadInput, PosthocError
+from posthoc.errors import BadInput, PosthocError, redact
 
 
 class PosthocGroup(click.Group):
@@ -53,7 +53,7 @@ class PosthocGroup(click.Group):
 
 def _fail(message: str, code: int):
     """The one way the CLI reports a failure: `posthoc: <message>` on one stderr line, then exit."""
-    from posthoc.errors import one_line, redact
+    from posthoc.errors import one_line
 
     click.echo(f"posthoc: {redact(one_line(message))}", err=True)
     sys.exit(code)
@@ -92,9 +92,22 @@ def _load_config(path: str | None):
     return check_config(load_config(path))
 
 
+# MLflow's client retries a failing request 7 times with backoff factor 2: about four minutes against a
+# server answering 503. By default posthoc allows 3 retries with factor 1 (sleeps of 0, 2 and 4 s, plus at
+# most 0.5 s jitter each: under 10 s) and ignores Retry-After; MLflow's own variables override these.
+HTTP_RETRY_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
+    "MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER": "false",
+}
+
+
 def _open(tracking_uri: str | None):
     from posthoc.store import DEFAULT_WORKSPACE, open_store, resolve_tracking_uri
 
+    for name, value in HTTP_RETRY_DEFAULTS.items():
+        os.environ.setdefault(name, value)
     workspace = click.get_current_context().meta.get("posthoc.workspace") or os.environ.get("MLFLOW_WORKSPACE")
     store = open_store(resolve_tracking_uri(tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")),
                        workspace=(workspace or "").strip() or DEFAULT_WORKSPACE)
@@ -236,14 +249,14 @@ def demo(tracking_uri, experiment, sweeps):
 
     uri = resolve_tracking_uri(tracking_uri, os.environ.get("MLFLOW_TRACKING_URI"))
     created = build_demo(uri, experiment, progress=lambda name: click.echo(f"  trained {name}", err=True))
-    click.echo(f"{'reused' if not created else 'logged'} experiment {experiment!r} in {uri}", err=True)
+    click.echo(f"{'reused' if not created else 'logged'} experiment {experiment!r} in {redact(uri)}", err=True)
     store = open_store(uri)
     ids = store.run_ids(list(store.experiment_ids([experiment]).values()))
     runs = load_runs(store, ids)
     context = experiment_context(store, runs, Config())
     for run in runs:
         click.echo(summary_line(diagnose(run, context=context.get(run.experiment_id))))
-    click.echo(f"\nnext: posthoc analyze --experiment {experiment}" + ("" if tracking_uri is None else f" --tracking-uri {uri}"), err=True)
+    click.echo(f"\nnext: posthoc analyze --experiment {experiment}" + ("" if tracking_uri is None else f" --tracking-uri {redact(uri)}"), err=True)
     if sweeps:
         _demo_sweeps(uri, tracking_uri)
 
@@ -363,7 +376,7 @@ def _demo_sweeps(uri: str, tracking_uri: str | None) -> None:
     names = ("posthoc-sweeps", "posthoc-sweeps-hf")
     created = build_sweeps(uri, names[0], hf_experiment=names[1],
                            progress=lambda run_name: click.echo(f"  trained {run_name}", err=True))
-    click.echo(f"{'reused' if not created else 'logged'} experiments {', '.join(map(repr, names))} in {uri}", err=True)
+    click.echo(f"{'reused' if not created else 'logged'} experiments {', '.join(map(repr, names))} in {redact(uri)}", err=True)
     store = open_store(uri)
     for name in names:
         runs = load_runs(store, store.run_ids(list(store.experiment_ids([name]).values())))
@@ -371,7 +384,7 @@ def _demo_sweeps(uri: str, tracking_uri: str | None) -> None:
         click.echo(f"\nposthoc compare --experiment {name}:")
         for line in comparison.summary:
             click.echo(f"  {line}")
-    click.echo(f"\nnext: posthoc compare --experiment {names[0]}" + ("" if tracking_uri is None else f" --tracking-uri {uri}"),
+    click.echo(f"\nnext: posthoc compare --experiment {names[0]}" + ("" if tracking_uri is None else f" --tracking-uri {redact(uri)}"),
                err=True)
 
 
@@ -435,7 +448,8 @@ def nightly(experiments, since, out_dir, workers, write_tags, attach, fail_on, t
             bar.__exit__(None, None, None)
     summary = result.summary
     status = summary["tonight"]["status"]
-    on_log(f"analyzed {summary['analyzed_tonight']} runs ({', '.join(f'{n} {s}' for s, n in sorted(status.items())) or 'none'}), "
+    carried = f" (+{summary['carried_over']} from an unfinished earlier job)" if summary["carried_over"] else ""
+    on_log(f"analyzed {summary['analyzed_tonight']} runs{carried} ({', '.join(f'{n} {s}' for s, n in sorted(status.items())) or 'none'}), "
            f"{len(summary['new_failures'])} new failure(s), {len(summary['errors'])} error(s) in "
            f"{summary['timings_s']['total']:.1f} s; digest {Path(out_dir) / 'index.html'}")
     for error in summary["errors"]:

@@ -3,8 +3,9 @@ report per run, a digest of every known run and a machine-readable summary; opti
 
 Reading stays in this (parent) process, in batches, overlapping with the workers; workers only diagnose,
 render and write report files. State is journaled per run (state.py), so a killed job resumes.
-Exit code: 1 when a run analyzed tonight reached --fail-on, or when any run could not be analyzed
-(analysis or a detector raised, or write-back failed): a scheduler should look either way.
+Exit code: 1 when a run reported tonight reached --fail-on, or when any run could not be analyzed (unreadable,
+analysis or a detector raised, or write-back failed): a scheduler should look either way. "Tonight" includes
+what a killed job found before it died, so its alerts are never lost.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from posthoc import __version__
 from posthoc.atomic import write_atomic
 from posthoc.config import Config
 from posthoc.diagnose import reaches
-from posthoc.errors import BadInput
+from posthoc.errors import BadInput, redact
 from posthoc.model import Run
 from posthoc.nightly.selection import analysis_key, select_runs
 from posthoc.nightly.state import NightlyState, RunRecord, report_path, sketch_metrics
@@ -80,7 +81,6 @@ def run_nightly(store, options: NightlyOptions, config: Config,
         versions = store.run_versions(experiment_ids) if experiment_ids else {}
         state.forget({r.run_id for r in state.records.values()
                       if r.experiment_id in experiment_ids and r.run_id not in versions})
-        before = {run_id: record.status for run_id, record in state.records.items()}
         key = analysis_key(config)
         todo = select_runs(versions, state.records, key, options.since_ms, state.lost_reports())
         select_s = time.perf_counter() - tally.started
@@ -92,12 +92,13 @@ def run_nightly(store, options: NightlyOptions, config: Config,
         analyze_s = time.perf_counter() - analyze_started
         write_started = time.perf_counter()
         state.remove_stray_reports()
-        summary = _summary(state, before, tally, experiments, options)
+        summary = _summary(state, tally, experiments, options)
         _write_digest(state, summary, experiments)
         summary["timings_s"] = {"select": round(select_s, 3), "analyze": round(analyze_s, 3),
                                 "write": round(time.perf_counter() - write_started, 3),
                                 "total": round(time.perf_counter() - tally.started, 3)}
-        write_atomic(options.out_dir / "summary.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
+        write_atomic(options.out_dir / "summary.json", redact(json.dumps(summary, indent=2, allow_nan=False)) + "\n")
+        state.mark_reported()
     return NightlyResult(summary, summary["exit_code"], options.out_dir)
 
 
@@ -117,7 +118,7 @@ def _analyze(store, todo, versions, options, config, key, experiment_ids, writeb
         except BrokenProcessPool as exc:  # a worker died (out of memory, killed): these runs failed
             outcomes = [Outcome(r.run_id, None, f"worker process died: {exc}") for r in runs]
         for outcome in outcomes:
-            record = _record(runs_by_id.pop(outcome.run_id), outcome, versions, key)
+            record = _record(runs_by_id.pop(outcome.run_id), outcome, versions, key, state.records.get(outcome.run_id))
             if writeback is not None and outcome.diagnosis is not None:
                 record.writeback_error = _write_back(writeback, record, options.out_dir)
             state.add(record)
@@ -208,12 +209,15 @@ def _experiment_contexts(store, todo: list[str], versions: dict, experiment_ids:
     return build_context(runs, config.roles, known)
 
 
-def _record(run: Run, outcome: Outcome, versions, key: str) -> RunRecord:
+def _record(run: Run, outcome: Outcome, versions, key: str, previous: RunRecord | None) -> RunRecord:
+    """The run's new record: unreported until a night finishes, remembering what was last reported for it."""
     status, version = versions[run.run_id]
+    reported_status = None if previous is None else previous.status if previous.reported else previous.reported_status
     return RunRecord(
         run_id=run.run_id, experiment_id=run.experiment_id, run_name=run.run_name, run_status=status,
         version=version, analysis_key=key, analyzed_at=_now(), diagnosis=outcome.diagnosis, error=outcome.error,
         params=dict(run.params), start_time=run.start_time, end_time=run.end_time, sketch=outcome.sketch,
+        read_error=run.unreadable, reported=False, reported_status=reported_status,
     )
 
 
@@ -304,16 +308,17 @@ def _executor(workers: int):
 # ---- digest and summary ---------------------------------------------------------------------------------
 
 
-def _summary(state: NightlyState, before: dict, tally: _Tally, experiments: dict[str, str],
-             options: NightlyOptions) -> dict:
+def _summary(state: NightlyState, tally: _Tally, experiments: dict[str, str], options: NightlyOptions) -> dict:
+    """Tonight is every analysis no finished night has reported: this job's, and those of a job killed since."""
     records = list(state.records.values())
-    tonight = [state.records[r] for r in dict.fromkeys(tally.analyzed)]
+    analyzed_now = set(tally.analyzed)
+    tonight = [r for r in records if not r.reported]
     analyzed = [r for r in records if r.diagnosis is not None]
     new_failures = [
         {"run_id": r.run_id, "run_name": r.run_name, "experiment_id": r.experiment_id, "primary": r.diagnosis["primary"]}
-        for r in tonight if r.status == "failed" and before.get(r.run_id) != "failed"
+        for r in tonight if r.status == "failed" and r.reported_status != "failed"
     ]
-    errors = [{"run_id": r.run_id, "run_name": r.run_name, "stage": stage, "error": message}
+    errors = [{"run_id": r.run_id, "run_name": r.run_name, "stage": stage, "error": redact(message)}
               for r in tonight for stage, message in r.problems]
     reached = [r.run_id for r in tonight if reaches(r.status, options.fail_on)]
     return {
@@ -322,7 +327,8 @@ def _summary(state: NightlyState, before: dict, tally: _Tally, experiments: dict
         "experiments": experiments,
         "since_ms": options.since_ms,
         "runs_known": len(records),
-        "analyzed_tonight": len(tonight),
+        "analyzed_tonight": len(analyzed_now),
+        "carried_over": sum(r.run_id not in analyzed_now for r in tonight),  # analyzed by a job killed since
         "still_running": sum(r.run_status == "RUNNING" for r in records),
         "counts": _counts(analyzed),
         "tonight": _counts([r for r in tonight if r.diagnosis is not None]),
@@ -349,7 +355,7 @@ def _write_digest(state: NightlyState, summary: dict, experiments: dict[str, str
     records = sorted(state.records.values(), key=lambda r: (r.experiment_id, r.start_time or 0, r.run_id))
     diagnoses = [d for d in (r.to_diagnosis() for r in records) if d is not None]
     hrefs = {r.run_id: f"runs/{report_path(state.out_dir, r.run_id).name}" for r in records if r.diagnosis is not None}
-    failures = [(r.run_id, r.run_name, f"{stage}: {message}") for r in records for stage, message in r.problems]
+    failures = [(r.run_id, r.run_name, f"{stage}: {redact(message)}") for r in records for stage, message in r.problems]
     title = "posthoc nightly: " + (", ".join(experiments) or "no experiments")
     stamp = summary["generated_at"].replace("T", " ")[:16] + " UTC"  # as `analyze --format html` shows it
     write_report(state.out_dir / "index.html", render_digest(diagnoses, hrefs, title, stamp, failures))

@@ -48,6 +48,11 @@ class RunRecord:
     start_time: int | None = None
     end_time: int | None = None
     sketch: dict[str, dict] = field(default_factory=dict)  # metric key → compact_series(): digest sparklines
+    read_error: str | None = None  # the store could not read the run (a corrupt file): why
+    # whether a finished night's summary has reported this analysis; a killed night's results stay unreported
+    # and are reported (new failures, exit code) by the next night that finishes
+    reported: bool = True
+    reported_status: str | None = None  # the status the last finished night reported for this run
 
     @property
     def detector_errors(self) -> list[str]:
@@ -56,7 +61,7 @@ class RunRecord:
     @property
     def done(self) -> bool:
         return (self.run_status not in UNFINISHED and self.error is None and self.writeback_error is None
-                and not self.detector_errors)
+                and self.read_error is None and not self.detector_errors)
 
     @property
     def status(self) -> str | None:
@@ -65,7 +70,8 @@ class RunRecord:
     @property
     def problems(self) -> list[tuple[str, str]]:
         """(stage, message) for everything that went wrong with this run's analysis or write-back."""
-        out = [("analysis", self.error)] if self.error else []
+        out = [("read", f"unreadable: {self.read_error}")] if self.read_error else []
+        out += [("analysis", self.error)] if self.error else []
         out += [("detector", e) for e in self.detector_errors]
         out += [("write-back", self.writeback_error)] if self.writeback_error else []
         return out
@@ -182,6 +188,13 @@ class NightlyState:
         else:
             (self.out_dir / JOURNAL_FILE).unlink(missing_ok=True)
         self._dirty = False
+
+    def mark_reported(self) -> None:
+        """A night finished and wrote its summary: every analysis so far has been reported."""
+        for record in self.records.values():
+            if not record.reported:
+                record.reported, record.reported_status = True, record.status
+                self._dirty = True
 
     def forget(self, run_ids: set[str]) -> None:
         """Drop runs deleted from the store, and their reports."""

@@ -11,8 +11,8 @@ from posthoc.report.charts import sparkline
 from posthoc.report.format import (
     STATUS_MARK,
     STATUS_WORD,
-    number,
     inconclusive_reason,
+    number,
     span_text,
 )
 

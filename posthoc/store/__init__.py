@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 
-from posthoc.errors import BadInput, StoreUnreachable
+from posthoc.errors import BadInput, StoreUnreachable, redact
 from posthoc.model import Run
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow 3's own default, relative to the working directory
@@ -107,14 +107,14 @@ def open_store(uri: str, workspace: str = DEFAULT_WORKSPACE) -> Store:
 
 def unknown_runs_error(missing: list[str], uri: str) -> BadInput:
     shown = ", ".join(repr(r) for r in missing[:5]) + (" …" if len(missing) > 5 else "")
-    return BadInput(f"run {shown} not found in {uri}; check the id (posthoc analyze --experiment NAME lists by experiment)")
+    return BadInput(f"run {shown} not found in {redact(uri)}; check the id (posthoc analyze --experiment NAME lists by experiment)")
 
 
 def unknown_experiments_error(missing: list[str], uri: str, workspace: str = DEFAULT_WORKSPACE) -> BadInput:
     shown = ", ".join(repr(n) for n in missing)
     if workspace == DEFAULT_WORKSPACE:
-        return BadInput(f"experiment {shown} not found in {uri}; check the name")
-    return BadInput(f"experiment {shown} not found in workspace {workspace!r} of {uri}; check the name and --workspace")
+        return BadInput(f"experiment {shown} not found in {redact(uri)}; check the name")
+    return BadInput(f"experiment {shown} not found in workspace {workspace!r} of {redact(uri)}; check the name and --workspace")
 
 
 __all__ = ["Store", "StoreUnreachable", "load_runs", "open_store", "resolve_tracking_uri"]

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from posthoc.errors import BadInput, StoreUnreachable
+from posthoc.errors import BadInput, StoreUnreachable, redact
 from posthoc.model import Run, Series
 from posthoc.store import (
     DEFAULT_WORKSPACE,
@@ -43,7 +43,7 @@ class ClientStore:
                 mlflow.set_workspace(workspace)  # a workspace-enabled server scopes every request by it
             self.client = MlflowClient(tracking_uri=client_uri or uri)
         except Exception as exc:  # the client raises many kinds for a bad backend
-            raise StoreUnreachable(f"cannot open tracking store {uri}: {exc}") from exc
+            raise StoreUnreachable(f"cannot open tracking store {redact(uri)}: {exc}") from exc
         if not self.is_http:  # a server answers in bulk; anything else costs a request per run and metric
             self.notice = "reading through MLflow's client, one request per run and metric (slow)"
 
@@ -54,10 +54,10 @@ class ClientStore:
             return fn(*args, **kwargs)
         except MlflowException as exc:
             if getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-                raise BadInput(f"{exc.message.splitlines()[0]} ({self.uri})") from exc
-            raise StoreUnreachable(f"tracking store {self.uri} failed: {exc.message.splitlines()[0]}") from exc
+                raise BadInput(f"{exc.message.splitlines()[0]} ({redact(self.uri)})") from exc
+            raise StoreUnreachable(f"tracking store {redact(self.uri)} failed: {exc.message.splitlines()[0]}") from exc
         except OSError as exc:
-            raise StoreUnreachable(f"tracking store {self.uri} is unreachable: {exc}") from exc
+            raise StoreUnreachable(f"tracking store {redact(self.uri)} is unreachable: {exc}") from exc
 
     def experiment_ids(self, names: list[str]) -> dict[str, str]:
         found = {}
@@ -127,7 +127,7 @@ class ClientStore:
         except MlflowException as exc:
             if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
                 return None
-            raise StoreUnreachable(f"tracking store {self.uri} failed: {exc.message.splitlines()[0]}") from exc
+            raise StoreUnreachable(f"tracking store {redact(self.uri)} failed: {exc.message.splitlines()[0]}") from exc
 
     def _load_batch(self, run_ids: list[str], pool: ThreadPoolExecutor) -> list[Run]:
         infos = list(pool.map(self._get_run, run_ids))
@@ -200,20 +200,25 @@ class ClientStore:
             timeout=120,
         )
         if response.status_code != 200:
-            raise StoreUnreachable(f"tracking server {self.uri} answered {response.status_code} to a history request")
+            raise StoreUnreachable(f"tracking server {redact(self.uri)} answered {response.status_code} to a history request")
         return response.json().get("metrics", [])
 
 
 def probe_server(uri: str) -> None:
-    """Fail in seconds, not after the client's minutes of retries, when the server is down."""
+    """Fail in seconds, not after the client's retries, when the server is down or answers only errors."""
     import requests
 
     try:
-        requests.get(uri.rstrip("/") + "/health", timeout=5)
+        response = requests.get(uri.rstrip("/") + "/health", timeout=5)
     except requests.RequestException as exc:
         raise StoreUnreachable(
-            f"tracking server {uri} is unreachable ({type(exc).__name__}); is `mlflow server` running there?"
+            f"tracking server {redact(uri)} is unreachable ({type(exc).__name__}); is `mlflow server` running there?"
         ) from exc
+    if response.status_code >= 500 or response.status_code == 429:  # 4xx: a proxy's auth; the client says more
+        raise StoreUnreachable(
+            f"tracking server {redact(uri)} answered {response.status_code} {response.reason or ''}".rstrip()
+            + " to GET /health; it is down or overloaded: try again later"
+        )
 
 
 def open_read_only_client(uri: str, read_only_uri: str, problem: str, workspace: str = DEFAULT_WORKSPACE) -> ClientStore:

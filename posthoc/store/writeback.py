@@ -6,7 +6,7 @@ stay read-only. Imported lazily: without the flags mlflow is never loaded and no
 
 from __future__ import annotations
 
-from posthoc.errors import BadInput, StoreUnreachable
+from posthoc.errors import BadInput, StoreUnreachable, redact
 
 ARTIFACT_DIR = "posthoc"
 REPORT_ARTIFACT = f"{ARTIFACT_DIR}/report.html"
@@ -30,10 +30,10 @@ class WriteBack:
             self.client.search_experiments(max_results=1)  # fail now, not once per run
         except Exception as exc:  # the client raises many kinds for a bad backend
             if "MLFLOW_ALLOW_FILE_STORE" in str(exc):
-                raise BadInput(f"MLflow 3 writes file stores such as {uri} only with MLFLOW_ALLOW_FILE_STORE=true: "
+                raise BadInput(f"MLflow 3 writes file stores such as {redact(uri)} only with MLFLOW_ALLOW_FILE_STORE=true: "
                                "set it for --write-tags / --attach, or drop those flags") from exc
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise StoreUnreachable(f"cannot open tracking store {uri} for write-back: {first}") from exc
+            raise StoreUnreachable(f"cannot open tracking store {redact(uri)} for write-back: {first}") from exc
 
     def write(self, run_id: str, tags: dict[str, str], html: str | None) -> None:
         """Set the posthoc.* tags in one call and log the report; raises with a one-line reason on failure."""
