@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import traceback
+from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
 
 import click
 
 from posthoc import __version__
-from posthoc.diagnose import FAIL_ON
+from posthoc.diagnose import FAIL_ON, reaches
 from posthoc.errors import BadInput, PosthocError, redact
 
 
@@ -36,16 +38,19 @@ class PosthocGroup(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx):
-        debug = ctx.meta.get("posthoc.debug")
         try:
             return super().invoke(ctx)
         except PosthocError as exc:
-            if debug:
+            if ctx.meta.get("posthoc.debug"):
                 traceback.print_exc()
             _fail(f"error: {exc}", exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:  # `posthoc analyze … | head`: the reader left; not an error worth a line
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit; let it flush here
+            sys.exit(1)
         except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
+            debug = ctx.meta.get("posthoc.debug")
             if debug:
                 traceback.print_exc()
             _fail(f"internal error: {type(exc).__name__}: {exc}" + ("" if debug else " (rerun with --debug)"), 1)
@@ -117,19 +122,8 @@ def _open(tracking_uri: str | None):
 
 
 def _write(text: str, out: str | None) -> None:
-    if out is None:
-        click.echo(text, nl=False)
-        return
-    from posthoc.atomic import write_atomic
-
-    write_atomic(Path(out), text)
-    click.echo(f"wrote {out}", err=True)
-
-
-def _exit_code(diagnoses, fail_on: str) -> int:
-    from posthoc.diagnose import reaches
-
-    return 1 if any(reaches(d.status, fail_on) for d in diagnoses) else 0
+    with _output(out) as sink:
+        sink.write(text)
 
 
 @click.group(cls=PosthocGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -166,38 +160,94 @@ def analyze(run_ids, experiments, tracking_uri, config_path, fmt, out, fail_on):
     Nothing is ever written to the tracking store.
     """
     from posthoc.diagnose import diagnose
-    from posthoc.report.json_output import to_json
-    from posthoc.report.text import to_text
+    from posthoc.store import expand_run_ids
 
     if not run_ids and not experiments:
         raise BadInput("give one or more RUN_IDS or --experiment NAME (see posthoc analyze --help)")
+    fmt = fmt or ("text" if sys.stdout.isatty() and out is None else "json")
+    if out is not None:
+        _check_out(out, directory_ok=fmt == "html")
     config = _load_config(config_path)
     store = _open(tracking_uri)
-    ids = list(dict.fromkeys(run_ids))
+    ids = expand_run_ids(store, list(dict.fromkeys(run_ids)))
+    experiment_ids = []
     if experiments:
         experiment_ids = list(store.experiment_ids(list(experiments)).values())
         ids += [r for r in store.run_ids(experiment_ids) if r not in ids]
         if not ids:
             raise BadInput(f"experiment {', '.join(experiments)} has no active runs")
-    runs = []
-    with _progress(len(ids), "reading") as bar:
-        for batch in store.iter_runs(ids):
-            runs.extend(batch)
-            bar.update(len(batch))
-    context = experiment_context(store, runs, config)
-    diagnoses = [diagnose(run, config, context=context.get(run.experiment_id)) for run in runs]
-    fmt = fmt or ("text" if sys.stdout.isatty() and out is None else "json")
+    context = experiment_context(store, ids, config)
+
+    def diagnoses():
+        """Run by run, batch by batch: nothing holds more than one batch of metric arrays."""
+        with _progress(len(ids), "analyzing") as bar:
+            for batch in store.iter_runs(ids):
+                yield from (diagnose(run, config, context=context.get(run.experiment_id)) for run in batch)
+                bar.update(len(batch))
+
     if fmt == "html":
-        _write_html(diagnoses, out)
-        sys.exit(_exit_code(diagnoses, fail_on))
-    if out is not None and Path(out).is_dir():
-        raise BadInput(f"--out {out} is a directory; give a file path")
-    if fmt == "text":
-        text = to_text(diagnoses, style=click.style if sys.stdout.isatty() and out is None else (lambda t, **k: t))
+        statuses = _write_html(diagnoses(), len(ids), out, lambda: _run_params(store, ids, experiment_ids))
     else:
-        text = to_json(diagnoses, fmt, single=len(run_ids) == 1 and not experiments)
-    _write(text, out)
-    sys.exit(_exit_code(diagnoses, fail_on))
+        statuses = _write_stream(diagnoses(), fmt, out, single=len(run_ids) == 1 and not experiments)
+    sys.exit(1 if any(reaches(status, fail_on) for status in statuses) else 0)
+
+
+def _check_out(out: str, directory_ok: bool) -> None:
+    """A bad --out fails before the store is read: under a file, unwritable, or a directory for one file."""
+    from posthoc.atomic import check_writable
+
+    if not directory_ok and Path(out).is_dir():
+        raise BadInput(f"--out {out} is a directory; give a file path")
+    check_writable(Path(out))
+
+
+def _write_stream(diagnoses, fmt: str, out: str | None, single: bool) -> list[str]:
+    """text and jsonl are written run by run; json keeps only each run's small dict. Returns the statuses."""
+    import json
+
+    from posthoc.report.json_output import to_json
+    from posthoc.report.text import to_text
+
+    style = click.style if sys.stdout.isatty() and out is None else (lambda t, **k: t)
+    statuses, dicts = [], []
+    with _output(out) as sink:
+        for d in diagnoses:
+            statuses.append(d.status)
+            if fmt == "text":
+                sink.write(("\n" if len(statuses) > 1 else "") + to_text([d], style=style))
+            elif fmt == "jsonl":
+                sink.write(to_json([d], "jsonl", single=False))
+            else:
+                dicts.append(d.to_dict())
+        if fmt == "json":
+            sink.write(json.dumps(dicts[0] if single and len(dicts) == 1 else dicts, indent=2, allow_nan=False) + "\n")
+    return statuses
+
+
+class _Stdout:
+    def write(self, text: str) -> None:
+        click.echo(text, nl=False)
+
+
+@contextmanager
+def _output(out: str | None):
+    """stdout, or --out written atomically (the old file stays whole until the new one is complete)."""
+    if out is None:
+        yield _Stdout()
+        return
+    from posthoc.atomic import atomic_writer
+
+    with atomic_writer(Path(out)) as sink:
+        yield sink
+    click.echo(f"wrote {out}", err=True)
+
+
+def _run_params(store, ids: list[str], experiment_ids: list[str]) -> dict[str, dict[str, str]]:
+    """Params of these runs without their metrics: one cheap read per experiment, else one pass over the runs."""
+    known = store.run_params(experiment_ids) if experiment_ids else {}
+    if all(i in known for i in ids):
+        return {i: known[i] for i in ids}
+    return {run.run_id: run.params for batch in store.iter_runs(ids) for run in batch}
 
 
 # a run asked by id brings its experiment's other runs along only up to this many: reading them costs about
@@ -205,22 +255,27 @@ def analyze(run_ids, experiments, tracking_uri, config_path, fmt, out, fail_on):
 CONTEXT_MAX_RUNS = 100
 
 
-def experiment_context(store, runs: list, config) -> dict:
+def experiment_context(store, ids: list[str], config) -> dict:
     """The experiments' one-batch and range tests and run params (posthoc.kinds), which every run's checklist
-    cites; a run asked by id brings its experiment's other runs along unless there are too many."""
-    from posthoc.kinds import build_context
-    from posthoc.store import load_runs
+    cites; a run asked by id brings its experiment's other runs along unless there are too many.
+    One pass over the runs, batch by batch, keeping only each run's small part (a test's result, params)."""
+    from posthoc.kinds import ExperimentContext, build_context
 
-    known = {run.run_id for run in runs}
-    others, too_large = [], set()
-    for experiment_id in dict.fromkeys(run.experiment_id for run in runs):
-        ids = [run_id for run_id in store.run_ids([experiment_id]) if run_id not in known]
-        if len(ids) <= CONTEXT_MAX_RUNS:
-            others += load_runs(store, ids)
-        else:
+    parts = [build_context(batch, config.roles) for batch in store.iter_runs(ids)] if ids else []
+    known, too_large = set(ids), set()
+    for experiment_id in dict.fromkeys(e for part in parts for e in part):
+        others = [run_id for run_id in store.run_ids([experiment_id]) if run_id not in known]
+        if len(others) > CONTEXT_MAX_RUNS:
             too_large.add(experiment_id)  # no context: its reports say the other runs were not read
-    contexts = build_context(runs + others, config.roles)
-    return {experiment_id: c for experiment_id, c in contexts.items() if experiment_id not in too_large}
+        elif others:
+            parts += [build_context(batch, config.roles) for batch in store.iter_runs(others)]
+    merged: dict[str, ExperimentContext] = {}
+    for part in parts:
+        for experiment_id, context in part.items():
+            seen = merged.get(experiment_id, ExperimentContext())
+            merged[experiment_id] = ExperimentContext(
+                tuple(sorted(seen.tests + context.tests, key=lambda t: t.start_time)), seen.siblings + context.siblings)
+    return {experiment_id: c for experiment_id, c in merged.items() if experiment_id not in too_large}
 
 
 def _progress(total: int, label: str):
@@ -252,40 +307,42 @@ def demo(tracking_uri, experiment, sweeps):
     click.echo(f"{'reused' if not created else 'logged'} experiment {experiment!r} in {redact(uri)}", err=True)
     store = open_store(uri)
     ids = store.run_ids(list(store.experiment_ids([experiment]).values()))
-    runs = load_runs(store, ids)
-    context = experiment_context(store, runs, Config())
-    for run in runs:
+    context = experiment_context(store, ids, Config())
+    for run in load_runs(store, ids):
         click.echo(summary_line(diagnose(run, context=context.get(run.experiment_id))))
     click.echo(f"\nnext: posthoc analyze --experiment {experiment}" + ("" if tracking_uri is None else f" --tracking-uri {redact(uri)}"), err=True)
     if sweeps:
         _demo_sweeps(uri, tracking_uri)
 
 
-def _write_html(diagnoses, out: str | None) -> None:
-    """One run: a report at --out (or stdout). Several: --out DIR gets <run_id>.html each and index.html."""
-    from posthoc.report import (
-        common_params,
-        render_digest,
-        render_run_report,
-        report_file_name,
-        write_report,
-    )
-
-    usual = common_params([d.run for d in diagnoses]) if len(diagnoses) > 1 else None
-    if len(diagnoses) == 1 and (out is None or not Path(out).is_dir()):
-        _write(render_run_report(diagnoses[0], usual), out)
-        return
-    if out is None or (Path(out).exists() and not Path(out).is_dir()):
-        raise BadInput("--format html with several runs writes one report per run: give --out DIR (a directory)")
+def _write_html(diagnoses, count: int, out: str | None, run_params) -> list[str]:
+    """One run: a report at --out (or stdout). Several: --out DIR gets <run_id>.html each, written as each run
+    is analyzed, and index.html from small per-run sketches. Returns the statuses."""
     from datetime import datetime
 
+    from posthoc.model import Run
+    from posthoc.nightly.state import restore_series, sketch_metrics
+    from posthoc.report import common_params, render_digest, render_run_report, report_file_name, write_report
+
+    if count == 1 and (out is None or not Path(out).is_dir()):
+        d = next(iter(diagnoses))
+        with _output(out) as sink:
+            sink.write(render_run_report(d, None))
+        return [d.status]
+    if out is None or (Path(out).exists() and not Path(out).is_dir()):
+        raise BadInput("--format html with several runs writes one report per run: give --out DIR (a directory)")
     folder = Path(out)
-    hrefs = {d.run.run_id: report_file_name(d.run.run_id) for d in diagnoses}
+    usual = common_params([Run(run_id, "", "", "", None, None, params, {}, {}) for run_id, params in run_params().items()])
+    hrefs, index = {}, []
     for d in diagnoses:
+        hrefs[d.run.run_id] = report_file_name(d.run.run_id)
         write_report(folder / hrefs[d.run.run_id], render_run_report(d, usual))
+        sketch = {key: restore_series(key, points) for key, points in sketch_metrics(d.run, d.roles).items()}
+        index.append(dataclasses.replace(d, run=dataclasses.replace(d.run, metrics=sketch)))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    write_report(folder / "index.html", render_digest(diagnoses, hrefs, "posthoc analyze", stamp))
-    click.echo(f"wrote {len(diagnoses)} reports and {folder / 'index.html'}", err=True)
+    write_report(folder / "index.html", render_digest(index, hrefs, "posthoc analyze", stamp))
+    click.echo(f"wrote {len(index)} reports and {folder / 'index.html'}", err=True)
+    return [d.status for d in index]
 
 
 # --- compare -----------------------------------------------------------------------------------------
@@ -325,7 +382,7 @@ def compare(experiments, run_ids, filter_text, target, mode, ignore, keep, impor
     from posthoc.compare.filter import filter_runs, parse_filter
     from posthoc.diagnose import diagnose
     from posthoc.report.text import comparison_text
-    from posthoc.store import load_runs
+    from posthoc.store import expand_run_ids, load_runs
 
     ids = list(dict.fromkeys(i.strip() for chunk in run_ids for i in chunk.split(",") if i.strip()))
     if not ids and not experiments:
@@ -333,7 +390,10 @@ def compare(experiments, run_ids, filter_text, target, mode, ignore, keep, impor
     if filter_text is not None:
         parse_filter(filter_text)  # bad syntax fails before the store is read
     config = _load_config(config_path)
+    if out is not None:
+        _check_out(out, directory_ok=False)
     store = _open(tracking_uri)
+    ids = expand_run_ids(store, ids)
     if experiments:
         experiment_ids = list(store.experiment_ids(list(experiments)).values())
         in_experiments = store.run_ids(experiment_ids)
@@ -421,6 +481,7 @@ def nightly(experiments, since, out_dir, workers, write_tags, attach, fail_on, t
         since_ms=parse_since(since) if since else None, workers=workers or os.cpu_count() or 1,
         write_tags=write_tags, attach=attach, fail_on=fail_on,
     )
+    _check_out(out_dir, directory_ok=True)
     config = _load_config(config_path)
     store = _open(tracking_uri)
     tty = sys.stderr.isatty()

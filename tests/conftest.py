@@ -16,6 +16,7 @@ from posthoc.demo.loops import TrainConfig, train
 from posthoc.demo.record import log_history, open_client
 from posthoc.store import load_runs, open_store
 
+ROOT = Path(__file__).resolve().parents[1]
 QUICK = TrainConfig(dataset="wine", depth=1, hidden=16, steps=120, val_every=10)
 
 
@@ -26,10 +27,15 @@ class StoreBuilder:
         self.uri = uri
         self.client = open_client(uri)
         self.ids: dict[str, str] = {}
+        # a sqlite store's default artifact root is ./mlruns in the working directory: keep them beside the db
+        self.artifact_root = Path(uri.removeprefix("sqlite:///")).parent / "artifacts" if uri.startswith("sqlite:///") else None
 
     def experiment(self, name: str) -> str:
         existing = self.client.get_experiment_by_name(name)
-        return existing.experiment_id if existing else self.client.create_experiment(name)
+        if existing:
+            return existing.experiment_id
+        location = None if self.artifact_root is None else (self.artifact_root / name).as_uri()
+        return self.client.create_experiment(name, artifact_location=location)
 
     def add(self, name: str, config: TrainConfig = QUICK, experiment: str = "tests", status: str = "FINISHED",
             tags: dict | None = None) -> str:
@@ -49,6 +55,15 @@ def empty_sqlite_store(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("empty-store") / "mlflow.db"
     MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments(max_results=1)
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def repo_stays_clean():
+    """Tests write only under their tmp dirs: nothing new may appear at the top of the repository."""
+    before = set(os.listdir(ROOT))
+    yield
+    created = set(os.listdir(ROOT)) - before - {".pytest_cache"}
+    assert not created, f"the tests wrote {sorted(created)} into {ROOT}"
 
 
 @pytest.fixture

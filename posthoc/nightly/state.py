@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from posthoc.atomic import write_atomic
+from posthoc.atomic import write_atomic, write_error
 from posthoc.errors import BadInput
 from posthoc.model import Diagnosis, Finding, Run, Series, Skipped, json_number
 from posthoc.report import report_file_name
@@ -108,7 +108,10 @@ class NightlyState:
         return self.out_dir / REPORTS_DIR
 
     def __enter__(self) -> NightlyState:
-        self.reports_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.reports_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(self.reports_dir, exc) from exc
         self._acquire_lock()
         remove_temp_files(self.out_dir)
         self.records = self._load()

@@ -105,6 +105,28 @@ def open_store(uri: str, workspace: str = DEFAULT_WORKSPACE) -> Store:
     raise BadInput(f"unsupported tracking URI {uri!r}: use sqlite:///PATH, a directory, or http(s)://HOST")
 
 
+RUN_ID_LENGTH = 32  # MLflow run ids are uuid4 hex
+MIN_PREFIX = 4  # as git: a shorter prefix is more likely a typo than an abbreviation
+
+
+def expand_run_ids(store: Store, ids: list[str]) -> list[str]:
+    """Full run ids for unique prefixes of active runs, as git accepts abbreviated commits (text output shows
+    12 characters); an ambiguous prefix is BadInput listing its matches. Other ids pass through unchanged."""
+    short = [i for i in ids if MIN_PREFIX <= len(i) < RUN_ID_LENGTH]
+    if not short:
+        return ids
+    every = store.run_ids(list(store.experiment_ids(store.experiment_names()).values()))
+    full = dict(zip(ids, ids))
+    for prefix in short:
+        matches = [r for r in every if r.startswith(prefix)]
+        if len(matches) > 1:
+            shown = ", ".join(matches[:5]) + (f" (+{len(matches) - 5} more)" if len(matches) > 5 else "")
+            raise BadInput(f"run id prefix {prefix!r} is ambiguous: it matches {shown}; give more characters")
+        if matches:
+            full[prefix] = matches[0]
+    return list(dict.fromkeys(full[i] for i in ids))
+
+
 def unknown_runs_error(missing: list[str], uri: str) -> BadInput:
     shown = ", ".join(repr(r) for r in missing[:5]) + (" …" if len(missing) > 5 else "")
     return BadInput(f"run {shown} not found in {redact(uri)}; check the id (posthoc analyze --experiment NAME lists by experiment)")
