@@ -4,6 +4,11 @@ to do (exact, or its stable start when it ends in …), and no store or input fi
 from __future__ import annotations
 
 import json
+import resource
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -181,3 +186,44 @@ def test_nightly_reports_unreadable_runs_and_analyzes_the_rest(world, monkeypatc
     assert all(message.startswith("unreadable: ") for message in unreadable.values())
     assert summary["tonight"]["status"]["healthy"] >= 5 and summary["analyzed_tonight"] == summary["runs_known"]
     assert world.digests() == before
+
+
+def test_server_failing_after_its_health_check_gives_up_within_ten_seconds(world, monkeypatch):
+    """/health answers 200 but every API call 503: MLflow's client would retry for about four minutes."""
+    for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"):
+        monkeypatch.delenv(name, raising=False)
+    started = time.perf_counter()
+    result = CliRunner().invoke(cli, [A, "--experiment", "exp", "--tracking-uri", world.places["half"]])
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 3 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"posthoc: error: tracking store {world.places['half']} failed: ")
+    assert "503" in result.stderr and elapsed < 15, elapsed
+
+
+def test_a_full_disk_is_one_line_exit_1_and_leaves_no_partial_file(world, tmp_path):
+    """A file-size limit stands in for a full disk (EFBIG like ENOSPC): the write fails half-way."""
+    target = tmp_path / "report.json"
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get the error, not the signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))
+
+    before = world.digests()
+    result = subprocess.run([sys.executable, "-m", "posthoc", A, "--experiment", "exp", "--tracking-uri",
+                             world.sqlite.uri, "--format", "json", "--out", str(target)], cwd=tmp_path,
+                            capture_output=True, text=True, preexec_fn=small_files, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"posthoc: error: cannot write {target}: File too large\n"
+    assert list(tmp_path.iterdir()) == [] and world.digests() == before
+
+
+def test_nightly_counts_inconclusive_runs_apart(world, monkeypatch, tmp_path):
+    monkeypatch.chdir(world.tmp)
+    out = tmp_path / "nightly"
+    args = ["nightly", "--tracking-uri", world.sqlite.uri, "--out", str(out), "--experiment", "odd", "--workers", "1"]
+    assert CliRunner().invoke(cli, args).exit_code == 0  # --fail-on failed: nothing failed
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"]["status"] == {"inconclusive": 3} and summary["counts"]["primary"] == {"inconclusive": 3}
+    index = (out / "index.html").read_text()
+    assert "3 INCONCLUSIVE" in index and "no training loss resolved among: bar, foo" in index
+    assert CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "again"), "--fail-on", "inconclusive"]).exit_code == 1

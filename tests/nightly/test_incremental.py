@@ -94,16 +94,31 @@ def test_since_skips_older_runs(sqlite_store, tmp_path):
     assert nightly(sqlite_store.uri, out, "--since", "someday").exit_code == 2
 
 
-def test_a_run_whose_analysis_raises_does_not_stop_the_job(sqlite_store, tmp_path):
-    """Real config mistakes that only some runs trip: a threshold of the wrong type (reached only by a run
-    that went non-finite) and a non-string role alias (reached only by runs without `train_loss`)."""
+def test_a_run_whose_analysis_raises_does_not_stop_the_job(sqlite_store, tmp_path, monkeypatch):
+    """A detector that raises on one run and a report that cannot be rendered for another: bugs, since a bad
+    config is refused on load; each costs only its own run."""
+    import posthoc.report
+    from posthoc.detectors import nan_inf
+
     out = tmp_path / "out"
     healthy = sqlite_store.add("healthy", QUICK, experiment="exp")
     nan = sqlite_store.add("nan", NAN_RUN, experiment="exp")
     hf = sqlite_store.add("hf", HF_RUN, experiment="exp")
-    config = tmp_path / "posthoc.toml"
-    config.write_text('[roles]\ntrain_loss = ["train_loss", 3]\n[thresholds.nan_inf]\nlead_up_points = "twenty"\n')
-    result = nightly(sqlite_store.uri, out, "--experiment", "exp", "--config", str(config), "--fail-on", "never",
+    detect, render = nan_inf.detect, posthoc.report.render_run_report
+
+    def failing_detect(run, roles, thresholds):
+        if run.run_name == "nan":
+            raise TypeError("'<' not supported between instances of 'str' and 'float'")
+        return detect(run, roles, thresholds)
+
+    def failing_render(diagnosis, *args):
+        if diagnosis.run.run_name == "hf":
+            raise TypeError("unhashable type: 'list'")
+        return render(diagnosis, *args)
+
+    monkeypatch.setattr(nan_inf, "detect", failing_detect)
+    monkeypatch.setattr(posthoc.report, "render_run_report", failing_render)
+    result = nightly(sqlite_store.uri, out, "--experiment", "exp", "--fail-on", "never",
                      "--workers", "1")  # in-process: the same outcome without a pool
     assert result.exit_code == 1, result.stderr  # not a failed run: the errors alone say "look at me"
     errors = {e["run_id"]: e for e in summary(out)["errors"]}
@@ -117,8 +132,9 @@ def test_a_run_whose_analysis_raises_does_not_stop_the_job(sqlite_store, tmp_pat
     index = (out / "index.html").read_text()
     assert hf in index and "TypeError" in index  # the digest lists it with its error
 
-    again = nightly(sqlite_store.uri, out, "--experiment", "exp", "--config", str(config), "--fail-on", "never")
+    again = nightly(sqlite_store.uri, out, "--experiment", "exp", "--fail-on", "never")
     assert summary(out)["analyzed_tonight"] == 2 and again.exit_code == 1  # retried until it works
+    monkeypatch.undo()
     fixed = nightly(sqlite_store.uri, out, "--experiment", "exp", "--fail-on", "never")
     assert fixed.exit_code == 0 and summary(out)["errors"] == [] and reports(out) == {healthy, nan, hf}
     assert summary(out)["counts"]["status"] == {"healthy": 2, "failed": 1}

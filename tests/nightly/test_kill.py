@@ -65,6 +65,11 @@ def test_sigkill_then_rerun_reports_every_run_once(sqlite_store, tmp_path):
     records = state_runs(out)
     assert set(records) == set(ids) and summary(out)["runs_known"] == len(ids)
     assert summary(out)["counts"]["status"] == {"healthy": 60, "failed": 60}
+    # the failures the killed job found are tonight's news too: cron must hear of all 60
+    assert len(summary(out)["new_failures"]) == 60 and summary(out)["tonight"]["status"]["failed"] == 60
+    assert summary(out)["carried_over"] + summary(out)["analyzed_tonight"] == len(ids)
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and summary(out)["new_failures"] == [], again.stderr  # reported once, not every night
     assert summary(out)["analyzed_tonight"] <= len(ids) - len(done_before) + 2 * 8  # at most in-flight chunks redone
     index = (out / "index.html").read_text()
     assert all(index.count(f"runs/{run_id}.html") == 1 for run_id in ids)
