@@ -126,6 +126,10 @@ class NightlyState:
             self._journal = None
         if exc[0] is None and self._dirty:
             self.compact()
+        elif exc[0] is None:  # a night with nothing new: no empty journal left behind
+            journal = self.out_dir / JOURNAL_FILE
+            if journal.is_file() and journal.stat().st_size == 0:
+                journal.unlink()
         if self._lock is not None:
             self._lock.close()  # closing the file releases the lock
             self._lock = None

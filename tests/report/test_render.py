@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from posthoc.diagnose import diagnose
+from posthoc.errors import PosthocError
 from posthoc.model import Finding, Series
 from posthoc.numbers import short
 from posthoc.report import (
@@ -178,7 +179,7 @@ def test_write_report_is_atomic(tmp_path, diagnoses, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full_disk)
-    with pytest.raises(OSError):
+    with pytest.raises(PosthocError, match="cannot write .*report.html: No space left on device"):  # exit 1
         write_report(path, render_run_report(diagnoses["nan"]))
     assert path.read_text() == before and "HEALTHY" in before
     assert [p.name for p in Path(tmp_path).iterdir()] == ["report.html"]  # no temp file left behind
