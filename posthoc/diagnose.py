@@ -174,8 +174,8 @@ def missing_evidence(run: Run, roles: Roles, config: Config) -> Finding | None:
     """What keeps the run from a verdict: unreadable, no metrics, no training loss, or fewer points than any
     training-loss check needs (each detector's own min_points). None when some check could judge it."""
     train = roles.get("train_loss")
-    needed = min(getattr(config.thresholds_for(d.PATTERN, d.Thresholds()), "min_points", 1)
-                 for d in DETECTORS if "train_loss" in d.REQUIRES)
+    needed = min(getattr(config.thresholds_for(d.PATTERN, d.Thresholds()), "min_points", 1) for d in DETECTORS
+                 if "train_loss" in d.REQUIRES and all(roles.get(r) is not None or r == "train_loss" for r in d.REQUIRES))
     evidence = {"metrics_logged": len(run.metrics), "train_loss_points": train.finite_count if train else 0,
                 "points_needed": needed}
     if run.unreadable:
@@ -185,8 +185,9 @@ def missing_evidence(run: Run, roles: Roles, config: Config) -> Finding | None:
     elif train is None:
         keys = sorted(run.metrics)
         shown = ", ".join(keys[:8]) + (f" (+{len(keys) - 8} more)" if len(keys) > 8 else "")
+        guess = next((k for k in keys if "loss" in k.lower()), keys[0])
         message = (f"no training loss resolved among: {shown}; map one with [tool.posthoc.roles] "
-                   f'train_loss = ["{keys[0]}"]')
+                   f'train_loss = ["{guess}"]')
     elif train.finite_count < needed:
         message = (f"{train.key} logged {train.finite_count} finite point(s); the training-loss checks need at "
                    f"least {needed}")

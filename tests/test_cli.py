@@ -145,3 +145,31 @@ def test_run_without_metrics_is_inconclusive_not_healthy(sqlite_store):
                                                                               "insufficient_data")
     assert run("analyze", bare, "--tracking-uri", sqlite_store.uri, "--fail-on", "warning").exit_code == 0
     assert run("analyze", bare, "--tracking-uri", sqlite_store.uri, "--fail-on", "inconclusive").exit_code == 1
+
+
+def test_a_bug_is_one_line_and_debug_never_asks_for_debug():
+    import click
+
+    from posthoc.cli import PosthocGroup, store_options
+
+    @click.group(cls=PosthocGroup)
+    def group():
+        pass
+
+    @group.command()
+    @store_options
+    def boom(tracking_uri, config_path):
+        raise RuntimeError("a bug\nover two lines")
+
+    plain = CliRunner().invoke(group, ["boom"])
+    assert plain.exit_code == 1 and plain.stderr == "posthoc: internal error: RuntimeError: a bug over two lines (rerun with --debug)\n"
+    debug = CliRunner().invoke(group, ["boom", "--debug"])
+    assert debug.exit_code == 1 and "Traceback" in debug.stderr
+    assert debug.stderr.splitlines()[-1] == "posthoc: internal error: RuntimeError: a bug over two lines"
+
+
+def test_usage_errors_are_one_line():
+    result = run("analyze", "--format", "xml", "abc")
+    assert result.exit_code == 2
+    assert result.stderr == ("posthoc: error: Invalid value for '--format': 'xml' is not one of 'text', 'json', 'jsonl', "
+                             "'html' (see cli analyze --help)\n")

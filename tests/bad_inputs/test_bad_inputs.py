@@ -64,7 +64,7 @@ CASES = [  # (id, arguments, exit code, stderr line, text stdout must hold)
     ("only unrecognized metric names", [A, "{run_foo_bar_only}", "--tracking-uri", "{sqlite}", "--format", "text"], 0, "",
      'no training loss resolved among: bar, foo; map one with [tool.posthoc.roles] train_loss = ["bar"]'),
     ("a single point", [A, "{run_one_point}", "--tracking-uri", "{sqlite}", "--format", "text"], 0, "",
-     "train_loss logged 1 finite point(s); the training-loss checks need at least 5"),
+     "train_loss logged 1 finite point(s); the training-loss checks need at least 8"),
     ("no metrics", [A, "{run_no_metrics}", "--tracking-uri", "{sqlite}", "--format", "json"], 0, "", '"status": "inconclusive"'),
     ("--fail-on inconclusive", [A, "--experiment", "odd", "--tracking-uri", "{sqlite}", "--fail-on", "inconclusive",
                                 "--format", "jsonl"], 1, "", '"primary": "inconclusive"'),

@@ -6,6 +6,7 @@ import pytest
 
 from posthoc.demo.loops import TrainConfig, config_params, train
 from posthoc.detectors import DETECTORS
+from posthoc.diagnose import diagnose
 from posthoc.model import Run, Series
 from posthoc.roles import resolve_roles
 
@@ -61,3 +62,16 @@ def test_detector_gives_the_expected_finding_or_none(detector, case, healthy_run
     assert [f.pattern for f in findings] == ([detector.PATTERN] if detector.PATTERN in EXPECTED[case] else [])
     for f in findings:
         assert 0.0 <= f.confidence <= 1.0 and f.message and f.suggestions
+
+
+@pytest.mark.parametrize("values", [[], [1.0], [2.0, 1.0, 1.5]], ids=["empty", "one point", "three points"])
+def test_too_little_to_judge_is_inconclusive_never_healthy(values):
+    d = diagnose(odd_run(values), strict=True)
+    assert (d.status, d.primary) == ("inconclusive", "inconclusive")
+    assert "insufficient_data" in [f.pattern for f in d.findings]
+
+
+def test_run_without_metrics_is_inconclusive():
+    d = diagnose(Run("r", "empty", "0", "FAILED", 0, None, {}, {}, {}), strict=True)
+    assert (d.status, d.primary) == ("inconclusive", "inconclusive")
+    assert [f.pattern for f in d.findings] == ["insufficient_data"]
