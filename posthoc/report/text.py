@@ -84,7 +84,7 @@ def debug_report(d: Diagnosis) -> list[str]:
                      f"(best {short(float(val_finite.values[best]))} at step {int(val_finite.steps[best])})")
     else:
         lines.append("    Val loss: not logged")
-    lines.append(f"    Status: {STATUS_WORD[d.status] if d.run.metrics else STATUS_WORD['nodata']}")
+    lines.append(f"    Status: {STATUS_WORD[d.status]}")
     return lines
 
 
