@@ -114,11 +114,11 @@ CASES = [  # (id, arguments, exit code, stderr line, text stdout must hold)
     ("role that is not a list", [A, "x", "--config", "{cfg}/role-not-list.toml"], 2,
      'posthoc: error: {cfg}/role-not-list.toml: tool.posthoc.roles.train_loss must be a list of metric names, e.g. train_loss = ["my_metric"]', None),
     ("misspelled section", [A, "x", "--config", "{cfg}/unknown-section.toml"], 2,
-     "posthoc: error: {cfg}/unknown-section.toml: unknown key tool.posthoc.threshold (did you mean thresholds?); known: roles, thresholds, replicate_params", None),
+     "posthoc: error: {cfg}/unknown-section.toml: unknown key tool.posthoc.threshold (did you mean thresholds?); known: roles, thresholds, replicate_params, ignore_params", None),
     ("replicate_params of numbers", ["compare", "-e", "exp", "--config", "{cfg}/replicate-numbers.toml"], 2,
      "posthoc: error: {cfg}/replicate-numbers.toml: tool.posthoc.replicate_params must be a list of param names, e.g. replicate_params = [\"seed\"]", None),
     ("unknown key at a posthoc.toml's top", [A, "x", "--config", "{cfg}/top-level-posthoc.toml"], 2,
-     "posthoc: error: {cfg}/top-level-posthoc.toml: unknown key rolez (did you mean roles?); known: roles, thresholds, replicate_params", None),
+     "posthoc: error: {cfg}/top-level-posthoc.toml: unknown key rolez (did you mean roles?); known: roles, thresholds, replicate_params, ignore_params", None),
     # output
     ("--out under a file", [A, "{run_healthy}", "--tracking-uri", "{sqlite}", "--out", "{file}/report.json"], 2,
      "posthoc: error: cannot write {file}/report.json: {file} is a file, not a directory; choose another --out", None),
