@@ -8,12 +8,19 @@ It measures first and decides second, and never raises or prints on odd data.
 from __future__ import annotations
 
 import math
+import re
 
-from posthoc.model import Finding, Run
+import numpy as np
+
+from posthoc.model import Finding, Run, Series
 from posthoc.numbers import short
 
 LR_PARAMS = ("lr", "learning_rate", "learning-rate", "optimizer.lr", "optim.lr", "base_lr", "max_lr",
              "optimizer_learning_rate")  # the last: Keras autolog's optimizer config
+RELU_FAMILY = ("relu", "leaky_relu", "leakyrelu", "gelu", "silu", "swish", "elu", "selu", "mish", "prelu", "relu6")
+# one logged lr step that multiplies it by this much, after a flat stretch, is a jump, not a schedule's ramp
+# (a linear warmup at most doubles the lr between consecutive logged points after its first one)
+LR_JUMP_RATIO = 5.0
 BATCH_PARAMS = ("batch_size", "per_device_train_batch_size", "train_batch_size", "batch-size", "bs")
 
 
@@ -72,3 +79,140 @@ def rounded(value: float, digits: int = 4) -> float:
     if value is None or not math.isfinite(value) or value == 0:
         return value
     return float(f"{value:.{digits}g}")
+
+
+def lr_jump(lr: Series | None, until_step: int | None = None) -> tuple[int, float, float] | None:
+    """(step, lr before, lr after) of the largest jump in the logged lr at or before `until_step`: a rise by
+    LR_JUMP_RATIO or more in one logged step after two flat points (within 25%), so warmups do not count."""
+    if lr is None:
+        return None
+    finite = lr.finite_part()
+    steps, values = finite.steps, finite.values
+    if until_step is not None:
+        keep = steps <= until_step
+        steps, values = steps[keep], values[keep]
+    if len(values) < 3 or np.any(values[:-1] <= 0):
+        return None
+    ratio = values[2:] / values[1:-1]
+    flat = np.abs(np.log(values[1:-1] / values[:-2])) <= np.log(1.25)
+    jumps = np.flatnonzero((ratio >= LR_JUMP_RATIO) & flat)
+    if not len(jumps):
+        return None
+    at = int(jumps[np.argmax(ratio[jumps])]) + 2
+    return int(steps[at]), float(values[at - 1]), float(values[at])
+
+
+def warmup_steps(run: Run, lr: Series | None) -> int | None:
+    """How long the run warms up its lr: a warmup_* param, a schedule named *warmup*, or a logged lr that
+    starts below half its peak and rises to it; None when neither shows one."""
+    for name, raw in run.params.items():
+        if "warmup" in name.lower() and param_number(run, (name,)) is not None and float(raw) > 0:
+            value = float(raw)
+            return int(value * _last_step(run)) if value < 1 else int(value)  # warmup_ratio is a fraction
+    if lr is None or lr.finite_count < 3 or lr_jump(lr) is not None:
+        return _schedule_warmup(run)
+    values, steps = lr.finite_part().values, lr.finite_part().steps
+    peak = int(np.argmax(values >= 0.95 * values.max()))
+    if values[0] <= 0.5 * values.max() and peak >= 2:
+        return int(steps[peak] - steps[0])
+    return _schedule_warmup(run)
+
+
+def _schedule_warmup(run: Run) -> int | None:
+    named = any("warmup" in str(v).lower() for k, v in run.params.items() if "sched" in k.lower())
+    return 0 if named else None  # 0: a warmup schedule of unknown length
+
+
+def _last_step(run: Run) -> int:
+    return max((int(s.steps[-1]) for s in run.metrics.values() if len(s)), default=0)
+
+
+def lr_advice(run: Run, lr: Series | None, step: int | None, low: float = 0.1, high: float = 0.3) -> str:
+    """Lower-the-lr advice that reads the run: the lr jump the lr series shows before `step` when there is
+    one; warmup offered only when neither the params nor the lr series show a warmup already."""
+    jump = lr_jump(lr, step)
+    if jump is not None:
+        at, before, after = jump
+        return (f"the logged lr jumped {fmt(after / before)}x at step {at} ({fmt(before)} → {fmt(after)}), before "
+                f"this: remove the jump or cap the lr near {fmt(before)}–{fmt(before * 3)}")
+    advice = lower_lr_suggestion(run, low, high)
+    warmup = warmup_steps(run, lr)
+    if warmup is None:
+        return advice + ", or add warmup"
+    length = _last_step(run) + 1
+    if warmup and warmup >= 0.9 * length:
+        return advice + f" (warmup already spans the whole run, {min(warmup, length)} of {length} steps: the peak lr is too high)"
+    return advice + (f" (the run already warms up over {warmup} steps: lower the peak)" if warmup else
+                     " (the schedule already warms up: lower the peak)")
+
+
+def momentum_advice(run: Run) -> str | None:
+    """Only for momentum above 0.9 (0.99 rings for long); at 0.9 or below it is the usual value, not a cause."""
+    found = param_number(run, ("momentum", "beta1", "adam_beta1"))
+    if found is None or found[1] <= 0.9:
+        return None
+    return f"{found[0]}={fmt(found[1])}: try 0.9, or use Adam"
+
+
+def activation_advice(run: Run) -> str:
+    """ReLU advice only when the run does not use a ReLU-family activation already; with ReLU, a negative
+    bias init (dead units) is cited instead."""
+    act = next((v for k, v in run.params.items() if k.lower() in ("activation", "hidden_act", "act", "activation_fn")), None)
+    if act is None or act.lower() not in RELU_FAMILY:
+        return (f"activation={act}: " if act else "") + "use ReLU-family activations with He init"
+    bias = next(((k, v) for k, v in run.params.items() if "bias" in k.lower() and "init" in k.lower()
+                 and param_number(run, (k,)) is not None), None)
+    if bias is not None and float(bias[1]) < 0:
+        return (f"{bias[0]}={bias[1]} with activation={act}: negative biases switch ReLUs off for every input "
+                "(dead units); initialize biases at 0 or a small positive value")
+    return f"activation={act} already: check for dead units (negative pre-activations) and use He init"
+
+
+# params whose name holds one of these words can cause the pattern; the order is the order they are cited
+CAUSE_WORDS = {
+    "vanishing_gradients": ("bias", "init", "activation", "act", "depth", "layers", "norm"),
+    "plateau": ("init", "activation", "act", "depth", "layers", "lr", "learning", "schedule", "warmup", "optimizer"),
+    "exploding_gradients": ("jump", "lr", "learning", "init", "warmup", "schedule", "clip", "depth"),
+    "divergence": ("jump", "lr", "learning", "schedule", "warmup", "optimizer", "clip"),
+    "nan_inf": ("corrupt", "lr", "learning", "clip", "precision", "fp16", "eps"),
+    "oscillation": ("lr", "learning", "momentum", "batch", "optimizer", "schedule"),
+    "loss_spikes": ("corrupt", "clip", "lr", "learning", "batch"),
+    "overfitting": ("subset", "noise", "hidden", "width", "depth", "layers", "decay", "dropout", "augment"),
+    "underfitting": ("hidden", "width", "depth", "layers", "decay", "dropout", "lr", "learning"),
+    "noisy_small_batch": ("batch", "lr", "learning"),
+}
+
+
+def unusual_param_advice(pattern: str, params: dict[str, str], usual: dict[str, str], most: int = 3) -> str | None:
+    """'init_scale=0.2 (usually 1.0) …': params that differ from the experiment's usual value and can cause
+    this pattern, most likely first; None when none differs."""
+    words = CAUSE_WORDS.get(pattern, ())
+    ranked = []
+    for key, value in params.items():
+        tokens = re.split(r"[_.\-/]", key.lower())
+        rank = min((words.index(w) for w in words if w in tokens), default=None)
+        if rank is not None and key in usual and usual[key] != value:
+            ranked.append((rank, key))
+    if not ranked:
+        return None
+    cited = [f"{key}={params[key]} (usually {usual[key]})" for _, key in sorted(ranked)[:most]]
+    one = len(cited) == 1
+    return (f"{', '.join(cited)}: {'differs' if one else 'differ'} from the rest of the experiment (◆ in the params) "
+            f"and can cause {pattern.replace('_', ' ')}: try the usual {'value' if one else 'values'} first")
+
+
+def decay_advice(run: Run, lr: Series | None) -> str | None:
+    """Suggest lr decay only when the logged lr does not decay already (its end below half its peak)."""
+    if lr is not None and lr.finite_count >= 2:
+        values = lr.finite_part().values
+        if values[-1] <= 0.5 * values.max():
+            return None
+    return "add lr decay (cosine or step) so the swings settle"
+
+
+def optimizer_advice(run: Run) -> str | None:
+    """Adam or momentum to cross flat regions, unless the run already uses one of them."""
+    optimizer = " ".join(v.lower() for k, v in run.params.items() if "optim" in k.lower())
+    if any(word in optimizer for word in ("adam", "momentum", "nesterov", "rmsprop", "lamb", "lion")):
+        return None
+    return "use an adaptive optimizer (Adam) or momentum to cross flat regions"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posthoc.detectors.base import finding, fmt, lower_lr_suggestion, rounded
+from posthoc.detectors.base import finding, fmt, lr_advice, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
 from posthoc.signal import noise_sigma, profile, ramp
@@ -68,9 +68,10 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     message = (f"{train.key} rose from its best {fmt(p.best)} (step {p.best_step}) to {fmt(p.tail)} and did not "
                f"come back ({fmt(rise_ratio)}x the progress it had made)")
     suggestions = [
-        lower_lr_suggestion(run) + ", or add warmup",
+        lr_advice(run, lr, start_step),
         "clip the gradient norm, and keep the checkpoint from step " + str(p.best_step),
-        "if a schedule raises the lr at step " + str(start_step) + ", cap its peak",
     ]
+    if lr is None:  # the lr was not logged: a schedule raising it cannot be ruled out
+        suggestions.append(f"if a schedule raises the lr at step {start_step}, cap its peak")
     return [finding(PATTERN, SEVERITY, confidence, train.key, (start_step, int(p.steps[-1])), evidence, message,
                     suggestions)]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posthoc.detectors.base import finding, fmt, lower_lr_suggestion, rounded
+from posthoc.detectors.base import finding, fmt, lr_advice, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
 from posthoc.signal import log_level, ramp
@@ -64,7 +64,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
                f"to {fmt(10 ** level[peak])} (step {int(b_steps[peak])})")
     suggestions = [
         f"clip the gradient norm at about {fmt(clip)} (twice its typical {fmt(typical)} before step {start_step})",
-        lower_lr_suggestion(run) + ", or add warmup",
+        lr_advice(run, roles.get("lr"), start_step),
         "check the initialization scale and add normalization layers (LayerNorm/BatchNorm) or residuals",
     ]
     end_step = int(grad.steps[-1])

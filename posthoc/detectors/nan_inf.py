@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posthoc.detectors.base import finding, fmt, lower_lr_suggestion
+from posthoc.detectors.base import finding, fmt, lr_advice
 from posthoc.model import Finding, Run, Series
 from posthoc.roles import Roles
 
@@ -56,8 +56,11 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     grew = any(r is not None and abs(r) >= t.growth_ratio for r in (lead_up_growth, evidence.get("grad_norm_growth_ratio")))
     if grew:
         cause = f"after growing {fmt(lead_up_growth or evidence.get('grad_norm_growth_ratio'))}x over the preceding points"
-        suggestions = [lower_lr_suggestion(run) + ", or add warmup", "clip the gradient norm (e.g. max_norm=1.0)",
-                       "check the loss for log(0) or division by a tiny value"]
+        suggestions = [
+            lr_advice(run, lr, first_step),
+            "clip the gradient norm (e.g. max_norm=1.0)",
+            "check the loss for log(0) or division by a tiny value",
+        ]
     else:
         cause = "suddenly, without a visible lead-up"
         suggestions = [f"inspect the batch at step {first_step}: corrupted inputs or labels (NaN/Inf in the data) are "

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from posthoc.detectors.base import finding, fmt, lower_lr_suggestion, rounded
+from posthoc.detectors.base import decay_advice, finding, fmt, lower_lr_suggestion, momentum_advice, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
 from posthoc.signal import Swings, lr_cycle, periodicity, profile, ramp, swings
@@ -77,11 +77,12 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     message = (f"{train.key} swings by about ±{fmt(s.swing)} around its trend through the second half, "
                f"{WHAT[mechanism]}, " + (f"while it gained only {fmt(s.net_progress_after_transient)}" if s.net_progress_after_transient > 0 else "with no net progress"))
     suggestions = [lower_lr_suggestion(run, 0.2, 0.5) + (": a cyclic schedule's peak (max_lr)" if mechanism == "cyclic_lr" else "")]
-    if run.params.get("momentum") is not None or mechanism == "slow_ringing":
-        suggestions.append(f"momentum={run.params.get('momentum', 'near 1')}: try 0.9 or lower (Adam: beta1=0.9)")
+    momentum = momentum_advice(run)  # only above 0.9: at 0.9 or below it is the usual value, not the cause
+    if momentum or (mechanism == "slow_ringing" and "momentum" not in run.params):
+        suggestions.append(momentum or "momentum near 1: try 0.9 or lower (Adam: beta1=0.9)")
     if mechanism == "bursty":
         suggestions.append("raise Adam's eps (1e-8 -> 1e-6) or add warmup")
-    suggestions += ["add lr decay (cosine or step) so the swings settle", "clip the gradient norm"]
+    suggestions += [*filter(None, [decay_advice(run, roles.get("lr"))]), "clip the gradient norm"]
     return [finding(PATTERN, SEVERITY, confidence, train.key, (int(p.steps[len(p.steps) // 2]), int(p.steps[-1])),
                     evidence, message, suggestions)]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posthoc.detectors.base import LR_PARAMS, finding, fmt, param_text, rounded
+from posthoc.detectors.base import LR_PARAMS, finding, fmt, optimizer_advice, param_text, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
 from posthoc.signal import LARGE_EFFECT, escaped_stall, low_window, profile, ramp, ramping_up, window_stall
@@ -91,8 +91,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     text = {"head": fmt(p.head), "tail": fmt(p.tail), "removed": fmt(100 * p.removed), "level": fmt(level),
             "best": fmt(p.best), "lr_collapse": fmt(t.lr_collapse), "start": int(steps[start]), "end": int(steps[end]),
             "pct": fmt(100 * length), "lr": param_text(run, LR_PARAMS) or "the learning rate"}
-    suggestions = [TEXT[kind][1].format(**text), "use an adaptive optimizer (Adam) or momentum to cross flat regions",
-                   "if a schedule decayed the lr before the stall, decay later or less"]
+    suggestions = [TEXT[kind][1].format(**text), *filter(None, [optimizer_advice(run)]),
+                   *(["if a schedule decayed the lr before the stall, decay later or less"] if roles.get("lr") is None else [])]
     message = f"{train.key} " + TEXT[kind][0].format(**text)
     return [finding(PATTERN, SEVERITY, confidence, train.key, (int(steps[start]), int(steps[end])), evidence, message,
                     suggestions)]

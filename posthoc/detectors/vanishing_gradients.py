@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posthoc.detectors.base import finding, fmt, rounded
+from posthoc.detectors.base import activation_advice, finding, fmt, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
 from posthoc.signal import log_level, profile, ramp
@@ -75,11 +75,12 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
                 "loss_move_after_first_decade_ratio": rounded(loss_move_early, 3)}
     confidence = 0.6 + 0.4 * max(ramp(collapse, t.min_collapse_decades, t.min_collapse_decades + 3),
                                  ramp(-final, -np.log10(t.tiny_norm), -np.log10(t.tiny_norm) + 2))
-    act = run.params.get("activation")
     message = (f"{grad.key} fell to {fmt(10**final)} ({fmt(collapse)} orders of magnitude below its start) by step "
                f"{collapse_step} while {train.key} stayed near {fmt(p.tail)}")
-    suggestions = [(f"activation={act}: " if act in ("sigmoid", "tanh") else "") + "use ReLU-family activations with He init",
-                   "add residual connections and normalization layers (BatchNorm/LayerNorm), or use fewer layers",
-                   "check for dead ReLUs (very negative biases) and saturating inputs; rescale inputs"]
+    suggestions = [
+        activation_advice(run),
+        "add residual connections and normalization layers (BatchNorm/LayerNorm), or use fewer layers",
+        "check for saturating inputs: rescale them",
+    ]
     return [finding(PATTERN, SEVERITY, confidence, grad.key, (collapse_step, int(steps[-1])), evidence, message,
                     suggestions)]
