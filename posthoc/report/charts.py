@@ -73,8 +73,10 @@ class Scale:
     def ticks(self, most: int = 5) -> list[tuple[float, str]]:
         """(position in axis units, label) pairs: decades on log axes, 1-2-5 steps on linear ones."""
         if self.log:
-            first, last = math.ceil(self.low), math.floor(self.high)
-            every = max(1, math.ceil((last - first + 1) / most))
+            # every 1, 2, 5, 10, 20, 50… decades, aligned on multiples: 1e0, 1e50, 1e100, never 1e-11, 1e56
+            every = int(nice_ticks(0.0, max(self.high - self.low, 1.0), most)[1]) if self.high - self.low > most else 1
+            every = max(every, 1)
+            first, last = math.ceil(self.low / every) * every, math.floor(self.high)
             return [(float(e), _number(10.0**e)) for e in range(first, last + 1, every)]
         return [(v, _number(v)) for v in nice_ticks(self.low, self.high, most)]
 
@@ -99,6 +101,15 @@ def value_scale(arrays: list[np.ndarray], log_span: float = 100.0) -> Scale:
     return Scale(low - pad, high + pad, False)
 
 
+def share_of_axis(values: np.ndarray, scale: Scale) -> float:
+    """How much of the axis height a series' finite values cover (0–1): tells when a line is squashed flat."""
+    finite = values[np.isfinite(values)]
+    if not len(finite) or scale.high <= scale.low:
+        return 0.0
+    axis = scale.transform(finite)
+    return float((axis.max() - axis.min()) / (scale.high - scale.low))
+
+
 def nice_ticks(low: float, high: float, most: int = 5) -> list[float]:
     if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
         return [low]
@@ -113,9 +124,18 @@ def nice_ticks(low: float, high: float, most: int = 5) -> list[float]:
 def _number(value: float) -> str:
     if value == 0:
         return "0"
-    if abs(value) >= 1e5 or abs(value) < 1e-3:
-        return f"{value:.0e}".replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
+    if abs(value) >= 1e4 or abs(value) < 1e-3:
+        mantissa, exponent = f"{value:.2e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
     return f"{value:.4g}"
+
+
+def _step_label(value: float) -> str:
+    """Step ticks: 2500, 25k, 1.5M: short enough for four ticks on a phone."""
+    for size, suffix in ((1e6, "M"), (1e4, "k")):
+        if abs(value) >= size:
+            return f"{value / (size if suffix == 'M' else 1e3):.4g}{suffix}"
+    return str(int(value))
 
 
 @dataclass(frozen=True)
@@ -174,19 +194,64 @@ def _bad_path(p: Points, px, top: float, bottom: float, label: str) -> str:
     return f'<path d="{marks}" class="bad"><title>{label}: {kinds} from step {first}</title></path>'
 
 
+@dataclass(frozen=True)
+class Frame:
+    """One chart size: its viewBox, margins and how much it shows. Text sizes come from the CSS class."""
+
+    name: str
+    width: int
+    height: int
+    left: int
+    font: float  # the CSS font size of tick and legend text in this frame, for layout estimates
+    x_ticks: int
+    buckets: int
+
+
+# WIDE is drawn at up to 1:1 on screens >= 720 px and in print (font 13 user units stays >= 9 px down to
+# 0.69x); NARROW replaces it below 720 px, where a 400-unit viewBox keeps 11-unit text near 1:1
+WIDE = Frame("wide", 980, 230, 66, 13.0, 8, 400)
+NARROW = Frame("narrow", 400, 230, 50, 11.0, 4, 200)
+SMALL = Frame("small", 320, 176, 50, 11.0, 4, 120)
+
+
+def _text_width(text: str, font: float) -> float:
+    return 0.6 * font * len(text)  # a generous average glyph width of sans-serif text
+
+
 def line_chart(title: str, lines: list[Line], x_range: tuple[int, int], spans: list[Span] = (),
-               width: int = 980, height: int = 210, buckets: int = 400, scale: Scale | None = None,
-               legend: bool = True) -> str:
+               width: int | None = None, height: int | None = None, buckets: int | None = None,
+               scale: Scale | None = None, legend: bool = True, frame: Frame = WIDE, x_title: str = "step",
+               link_spans: bool = False) -> str:
     """One panel of the shared step axis: lines, NaN/Inf markers, shaded finding spans, axes, legend.
 
-    Pass `scale` to share the value axis between small multiples.
+    Pass `scale` to share the value axis between small multiples; `link_spans` makes each span label a
+    link to its finding (#finding-N) in the same page.
     """
-    left, right, top, bottom = 58, 12, 30, 24
+    frame = Frame(frame.name, width or frame.width, height or frame.height, frame.left, frame.font, frame.x_ticks,
+                  buckets or frame.buckets)
+    width, height, left, font = frame.width, frame.height, frame.left, frame.font
+    points = [downsample(line.steps, line.values, frame.buckets) for line in lines]
+    scale = scale or value_scale([p.values for p in points])
+    label = escape(title)
+    heading = f"{title}{' (log scale)' if scale.log else ''}"
+    # the legend flows after the title, wrapping onto further rows when the width runs out
+    entries, rows, x, row = [], 0, 8 + _text_width(heading, font + 1) + 16, 0
+    for index, line in enumerate(lines if legend else []):
+        w = 30 + _text_width(line.label, font)
+        if x + w > width - 8 and x > 8:
+            row, x = row + 1, 8
+        entries.append((index, x, row))
+        x += w + 12
+    rows = row + 1
+    line_h = font + 6
+    top = int(8 + line_h * rows + 6)
+    bottom = int(2 * line_h + 8)
+    right = 12
     plot_w, plot_h = width - left - right, height - top - bottom
+    if plot_h < 60:  # many legend rows: grow the chart, never squash the plot
+        height, plot_h = height + 60 - plot_h, 60
     x0, x1 = x_range
     x_span = max(x1 - x0, 1)
-    points = [downsample(line.steps, line.values, buckets) for line in lines]
-    scale = scale or value_scale([p.values for p in points])
 
     def px(steps):
         return left + (np.asarray(steps, dtype=np.float64) - x0) / x_span * plot_w
@@ -195,39 +260,54 @@ def line_chart(title: str, lines: list[Line], x_range: tuple[int, int], spans: l
         axis = scale.transform(np.asarray(values, dtype=np.float64))
         return top + plot_h - (axis - scale.low) / (scale.high - scale.low) * plot_h
 
-    label = escape(title)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart line" viewBox="0 0 {width} {height}" '
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart line {frame.name}" viewBox="0 0 {width} {height}" '
            f'width="{width}" height="{height}" role="img" aria-label="{label}"><title>{label}</title>',
-           f'<text x="{left}" y="13" class="ct">{label}{" (log scale)" if scale.log else ""}</text>']
+           f'<text x="8" y="{8 + font:.0f}" class="ct">{escape(heading)}</text>']
+    for index, lx, lrow in entries:
+        y = 8 + lrow * line_h + font
+        out.append(f'<path d="M{lx:.0f} {y - font / 3:.0f}h24" stroke="{COLOURS[index % 7]}" stroke-width="2.5" '
+                   f'stroke-dasharray="{DASHES[index % 7]}"/><text x="{lx + 28:.0f}" y="{y:.0f}" class="lg">'
+                   f'{escape(lines[index].label)}</text>')
+    labels = []
     for span in spans:
         start, end = px(min(max(span.start, x0), x1)), px(max(min(span.end, x1), x0))
         w = max(end - start, 2.0)
         fill = SPAN_FILL.get(span.severity, SPAN_FILL["info"])
-        name = escape(f"{span.number} {span.pattern}")
-        out.append(f'<g class="span"><title>{name}: steps {span.start}–{span.end}</title>'
-                   f'<rect x="{start:.1f}" y="{top}" width="{w:.1f}" height="{plot_h}" fill="{fill}" fill-opacity="0.14"/>'
-                   f'<path d="M{start:.1f} {top}v{plot_h}" stroke="{fill}" stroke-dasharray="3 2"/>'
-                   f'<text x="{start + 3:.1f}" y="{top + 24}" class="sl">{name}</text></g>')
+        out.append(f'<g class="span"><title>{escape(f"{span.number} {span.pattern}")}: steps {span.start}–{span.end}'
+                   f'</title><rect x="{start:.1f}" y="{top}" width="{w:.1f}" height="{plot_h}" fill="{fill}" '
+                   f'fill-opacity="0.14"/><path d="M{start:.1f} {top}v{plot_h}" stroke="{fill}" stroke-dasharray="3 2"/></g>')
+        labels.append((start, span))
     for value, text in scale.ticks():
         y = float(py(10**value if scale.log else value))
         out.append(f'<path d="M{left} {y:.1f}h{plot_w}" class="grid"/>'
-                   f'<text x="{left - 4}" y="{y + 3:.1f}" class="yt">{escape(text)}</text>')
-    for value in nice_ticks(x0, x1, 8):
-        x = float(px(value))
-        out.append(f'<text x="{x:.1f}" y="{height - 8}" class="xt">{int(value)}</text>')
+                   f'<text x="{left - 5}" y="{y + font / 3:.1f}" class="yt">{escape(text)}</text>')
+    for value in nice_ticks(x0, x1, frame.x_ticks):
+        out.append(f'<text x="{float(px(value)):.1f}" y="{top + plot_h + line_h:.0f}" class="xt">{_step_label(value)}</text>')
+    out.append(f'<text x="{left + plot_w / 2:.0f}" y="{top + plot_h + 2 * line_h + 2:.0f}" class="at">{escape(x_title)}</text>')
     out.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" class="frame"/>')
-    legend_x = width - right
-    for index in reversed(range(len(lines) if legend else 0)):
-        text = escape(lines[index].label)
-        legend_x -= 34 + 6.2 * len(lines[index].label)
-        out.append(f'<path d="M{legend_x:.0f} 9h22" stroke="{COLOURS[index % 7]}" stroke-width="2.5" '
-                   f'stroke-dasharray="{DASHES[index % 7]}"/><text x="{legend_x + 26:.0f}" y="13" class="lg">{text}</text>')
     for index, p in enumerate(points):
         d = _path(px(p.steps), py(p.values), p.breaks)
         if d:
             out.append(f'<path d="{d}" class="ln" stroke="{COLOURS[index % 7]}" stroke-dasharray="{DASHES[index % 7]}"/>')
         out.append(_bad_path(p, px, top, top + plot_h, escape(lines[index].label)))
+    out.append(_span_labels(labels, top, font, left + plot_w, link_spans))
     out.append("</svg>")
+    return "".join(out)
+
+
+def _span_labels(labels: list[tuple[float, Span]], top: float, font: float, right_edge: float, link: bool) -> str:
+    """Span labels last, so they sit above the lines (with a white halo); staggered when they would collide."""
+    out, ends = [], []
+    for x, span in sorted(labels, key=lambda item: item[0]):
+        text = f"{span.number} {span.pattern}"
+        w = _text_width(text, font)
+        x = min(x + 3, right_edge - w - 2)
+        row = next((r for r, end in enumerate(ends) if end < x), len(ends))
+        if row == len(ends):
+            ends.append(0.0)
+        ends[row] = x + w + 6
+        label = f'<text x="{x:.1f}" y="{top + 4 + font + row * (font + 4):.1f}" class="sl">{escape(text)}</text>'
+        out.append(f'<a href="#finding-{span.number}">{label}</a>' if link else label)
     return "".join(out)
 
 
@@ -245,9 +325,10 @@ def sparkline(steps: np.ndarray, values: np.ndarray, width: int = 120, height: i
             + (f'<path d="{marks}" class="bad"/>' if marks else "") + "</svg>")
 
 
-def bar_chart(rows: list[tuple[str, float, str]], width: int = 520, bar_h: int = 18) -> str:
+# bar and noise charts are 400 units wide: shown at >= 340 px inside a section on a 400 px phone, their 11-unit text stays >= 9 px
+def bar_chart(rows: list[tuple[str, float, str]], width: int = 400, bar_h: int = 18) -> str:
     """Horizontal bars (label, value in [0, max], value text); for the importance view."""
-    left = 170
+    left = 150
     finite = [v for _, v, _ in rows if math.isfinite(v)]
     top_value = max([v for v in finite if v > 0], default=1.0)
     height = bar_h * len(rows) + 8
@@ -255,15 +336,15 @@ def bar_chart(rows: list[tuple[str, float, str]], width: int = 520, bar_h: int =
            f'height="{height}" role="img" aria-label="importance"><title>importance</title>']
     for index, (label, value, text) in enumerate(rows):
         y = 4 + index * bar_h
-        w = max(value, 0.0) / top_value * (width - left - 140) if math.isfinite(value) else 0.0
-        out.append(f'<text x="{left - 6}" y="{y + 13}" class="yt">{escape(_clip(label, 26))}</text>'
+        w = max(value, 0.0) / top_value * (width - left - 120) if math.isfinite(value) else 0.0
+        out.append(f'<text x="{left - 6}" y="{y + 13}" class="yt">{escape(_clip(label, 22))}</text>'
                    f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{bar_h - 5}" fill="{COLOURS[0]}"/>'
                    f'<text x="{left + w + 4:.1f}" y="{y + 13}" class="lg">{escape(text)}</text>')
     out.append("</svg>")
     return "".join(out)
 
 
-def noise_chart(rows: list[tuple[str, float, float]], band: tuple[float, float] | None, width: int = 520) -> str:
+def noise_chart(rows: list[tuple[str, float, float]], band: tuple[float, float] | None, width: int = 400) -> str:
     """Outcome mean ± std per value as a dot and whisker, over the seed-noise band (shaded)."""
     left, right, row_h = 150, 16, 22
     height = row_h * len(rows) + 26

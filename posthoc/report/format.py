@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from posthoc.model import json_number
 from posthoc.numbers import short as number
 
@@ -9,6 +11,7 @@ STATUS_WORD = {"failed": "FAILED", "warning": "WARNING", "healthy": "HEALTHY", "
 # shape + word carry the status; colour only repeats it (colour-blind and print safe)
 STATUS_MARK = {"failed": "✖", "warning": "▲", "healthy": "✔", "inconclusive": "○"}
 SEVERITY_MARK = {"critical": "✖", "warning": "▲", "info": "●"}
+_SCHEME = re.compile(r"^\s*[a-zA-Z][a-zA-Z0-9+.\-]*:")
 RUN_NOTES = {
     "RUNNING": "This run is still RUNNING: it was analyzed on what it had logged so far.",
     "FAILED": "This run ended FAILED (it crashed or was stopped by an error): analyzed on what it logged before.",
@@ -42,3 +45,10 @@ def span_text(start, end) -> str:
 def inconclusive_reason(diagnosis) -> str:
     """What kept an inconclusive run from a verdict (the insufficient_data finding's message)."""
     return next((f.message for f in diagnosis.findings if f.pattern == "insufficient_data"), "")
+
+
+def safe_href(href: str | None) -> str | None:
+    """Only relative links: the digest links to sibling reports, never to javascript:, data: or the network."""
+    if not href or _SCHEME.match(href) or href.lstrip().startswith("//"):
+        return None
+    return href

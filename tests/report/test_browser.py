@@ -69,7 +69,9 @@ def test_run_report_in_chromium(store, diagnoses, tmp_path):
     assert page.requests == []
     banner = re.search(r'<div class="banner failed" id="status".*?</div>', page.dom, re.DOTALL).group(0)
     assert "FAILED" in banner and "nan_inf" in banner
-    assert page.dom.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart line"') == 3
+    # loss, grad norm, lr and val accuracy, each drawn wide (shown here) and narrow (for phones)
+    assert page.dom.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart line wide"') == 4
+    assert page.dom.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart line narrow"') == 4
     assert "train loss: NaN from step 60" in page.dom
     count, columns = blue_columns(page.pixels)
     assert count > 500 and columns > 400  # the loss, grad-norm and lr lines are drawn across the plot width
