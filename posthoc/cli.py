@@ -324,7 +324,8 @@ def _write_html(diagnoses, count: int, out: str | None, run_params) -> list[str]
     from posthoc.nightly.state import restore_series, sketch_metrics
     from posthoc.report import common_params, render_digest, render_run_report, report_file_name, write_report
 
-    if count == 1 and (out is None or not Path(out).is_dir()):
+    as_folder = out is not None and (out.endswith(("/", os.sep)) or Path(out).is_dir())  # --out rep/: a folder
+    if count == 1 and not as_folder:
         d = next(iter(diagnoses))
         with _output(out) as sink:
             sink.write(render_run_report(d, None))
@@ -336,12 +337,12 @@ def _write_html(diagnoses, count: int, out: str | None, run_params) -> list[str]
     hrefs, index = {}, []
     for d in diagnoses:
         hrefs[d.run.run_id] = report_file_name(d.run.run_id)
-        write_report(folder / hrefs[d.run.run_id], render_run_report(d, usual))
+        write_report(folder / hrefs[d.run.run_id], render_run_report(d, usual, index_href="index.html"))
         sketch = {key: restore_series(key, points) for key, points in sketch_metrics(d.run, d.roles).items()}
         index.append(dataclasses.replace(d, run=dataclasses.replace(d.run, metrics=sketch)))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     write_report(folder / "index.html", render_digest(index, hrefs, "posthoc analyze", stamp))
-    click.echo(f"wrote {len(index)} reports and {folder / 'index.html'}", err=True)
+    click.echo(f"wrote {len(index)} report{'s' if len(index) > 1 else ''} and {folder / 'index.html'}", err=True)
     return [d.status for d in index]
 
 

@@ -259,7 +259,7 @@ def analyze_chunk(runs: list[Run], config: Config, out_dir: str, experiment_para
                 os._exit(0)  # the job was killed: a rerun will analyze this run
             try:
                 diagnosis = diagnose(run, config, context=(contexts or {}).get(run.experiment_id))
-                html = render_run_report(diagnosis, experiment_params.get(run.experiment_id))
+                html = render_run_report(diagnosis, experiment_params.get(run.experiment_id), index_href="../index.html")
                 write_atomic(report_path(Path(out_dir), run.run_id), html, durable=False)
                 outcomes.append(Outcome(run.run_id, diagnosis.to_dict(), sketch=sketch_metrics(run, diagnosis.roles)))
             except Exception as exc:
@@ -318,6 +318,12 @@ def _summary(state: NightlyState, tally: _Tally, experiments: dict[str, str], op
         {"run_id": r.run_id, "run_name": r.run_name, "experiment_id": r.experiment_id, "primary": r.diagnosis["primary"]}
         for r in tonight if r.status == "failed" and r.reported_status != "failed"
     ]
+    # every status that differs from the last reported one (before None: the run is new tonight)
+    status_changes = [
+        {"run_id": r.run_id, "run_name": r.run_name, "experiment_id": r.experiment_id, "before": r.reported_status,
+         "now": r.status}
+        for r in tonight if r.diagnosis is not None and r.reported_status != r.status
+    ]
     errors = [{"run_id": r.run_id, "run_name": r.run_name, "stage": stage, "error": redact(message)}
               for r in tonight for stage, message in r.problems]
     reached = [r.run_id for r in tonight if reaches(r.status, options.fail_on)]
@@ -333,6 +339,7 @@ def _summary(state: NightlyState, tally: _Tally, experiments: dict[str, str], op
         "counts": _counts(analyzed),
         "tonight": _counts([r for r in tonight if r.diagnosis is not None]),
         "new_failures": new_failures,
+        "status_changes": status_changes,
         "errors": errors,
         "fail_on": options.fail_on,
         "reached_fail_on": len(reached),
@@ -358,7 +365,9 @@ def _write_digest(state: NightlyState, summary: dict, experiments: dict[str, str
     failures = [(r.run_id, r.run_name, f"{stage}: {redact(message)}") for r in records for stage, message in r.problems]
     title = "posthoc nightly: " + (", ".join(experiments) or "no experiments")
     stamp = summary["generated_at"].replace("T", " ")[:16] + " UTC"  # as `analyze --format html` shows it
-    write_report(state.out_dir / "index.html", render_digest(diagnoses, hrefs, title, stamp, failures))
+    names = {experiment_id: name for name, experiment_id in experiments.items()}
+    write_report(state.out_dir / "index.html", render_digest(diagnoses, hrefs, title, stamp, failures, names,
+                                                             summary["status_changes"]))
 
 
 def _now() -> str:

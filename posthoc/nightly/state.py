@@ -243,6 +243,9 @@ def sketch_metrics(run: Run, roles: dict[str, str], buckets: int = 60) -> dict[s
     if key is None:
         return {}
     out = {key: compact_series(run.metrics[key], buckets)}
+    for role in ("val_loss", "val_acc"):  # the digest shows their best and final values
+        if roles.get(role) in run.metrics:
+            out[roles[role]] = compact_series(run.metrics[roles[role]], buckets)
     if not run.metrics[key].finite_count:
         other = next((s for s in run.metrics.values() if s.finite_count), None)
         if other is not None:

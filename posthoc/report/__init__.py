@@ -36,9 +36,12 @@ def _render(template: str, context: dict) -> str:
     return _environment().get_template(template).render({"version": __version__, **context})
 
 
-def render_run_report(diagnosis: Diagnosis, experiment_params: dict[str, str] | None = None) -> str:
-    """One run: status banner, primary cause, charts, findings, checklist, params (differences marked)."""
-    return _render("run.html", build_run_context(diagnosis, experiment_params))
+def render_run_report(diagnosis: Diagnosis, experiment_params: dict[str, str] | None = None,
+                      index_href: str | None = None) -> str:
+    """One run: status banner, primary cause, charts, findings, checklist, params (differences marked).
+
+    `index_href`: the relative link back to the digest when the report is one of a set."""
+    return _render("run.html", build_run_context(diagnosis, experiment_params, index_href))
 
 
 def render_comparison_report(comparison: dict, runs: dict[str, Run]) -> str:
@@ -49,11 +52,14 @@ def render_comparison_report(comparison: dict, runs: dict[str, Run]) -> str:
 
 
 def render_digest(diagnoses: list[Diagnosis], hrefs: dict[str, str], title: str, generated_at: str,
-                  failures: list[tuple[str, str, str]] = ()) -> str:
-    """One row per run, worst first, filterable by pattern without scripts; failures are (id, name, message)."""
+                  failures: list[tuple[str, str, str]] = (), experiments: dict[str, str] | None = None,
+                  changes: list[dict] | None = None) -> str:
+    """One row per run, worst first, filterable by pattern and experiment without scripts; failures are
+    (id, name, message); experiments maps id → name; changes ([{run_id, before, now}]) fill "new tonight"."""
     from posthoc.report.digest import build_digest_context
 
-    return _render("digest.html", build_digest_context(diagnoses, hrefs, title, generated_at, failures))
+    return _render("digest.html", build_digest_context(diagnoses, hrefs, title, generated_at, failures, experiments,
+                                                       changes))
 
 
 def write_report(path, html: str) -> None:
