@@ -111,10 +111,10 @@ def test_a_run_whose_analysis_raises_does_not_stop_the_job(sqlite_store, tmp_pat
             raise TypeError("'<' not supported between instances of 'str' and 'float'")
         return detect(run, roles, thresholds)
 
-    def failing_render(diagnosis, *args):
+    def failing_render(diagnosis, *args, **kwargs):
         if diagnosis.run.run_name == "hf":
             raise TypeError("unhashable type: 'list'")
-        return render(diagnosis, *args)
+        return render(diagnosis, *args, **kwargs)
 
     monkeypatch.setattr(nan_inf, "detect", failing_detect)
     monkeypatch.setattr(posthoc.report, "render_run_report", failing_render)
