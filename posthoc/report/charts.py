@@ -161,7 +161,8 @@ def _path(xs: np.ndarray, ys: np.ndarray, breaks: np.ndarray) -> str:
         return ""
     commands = np.where(breaks, "M", "L")
     commands[0] = "M"
-    return "".join(f"{c}{x:.1f} {y:.1f}" for c, x, y in zip(commands.tolist(), xs.tolist(), ys.tolist()))
+    # %-formatting through map: a third faster than an f-string per point (bench_report.py)
+    return "".join(map("%s%.1f %.1f".__mod__, zip(commands.tolist(), xs.tolist(), ys.tolist())))
 
 
 def _markers(kind: str, xs: list[float], y: float) -> str:
@@ -383,10 +384,11 @@ def _clip(text: str, most: int) -> str:
 
 
 def lr_loss_chart(lines: list[Line], marks: list[tuple[float, str]], scale: Scale | None = None, width: int = 980,
-                  height: int = 240) -> str:
+                  height: int = 240, frame: str = "") -> str:
     """An LR range test: loss against lr on a log-x axis (`Line.steps` holds the lrs), each (lr, label) mark a
     labeled vertical rule. Pass `scale` to clip the blow-up at the end, so the descent stays readable."""
-    left, right, top, bottom = 58, 12, 30, 24
+    # a narrow drawing (phones) puts the legend on its own row under the title
+    left, right, top, bottom = 58, 12, 30 if width >= 600 else 44, 24
     plot_w, plot_h = width - left - right, height - top - bottom
     lrs = np.concatenate([np.asarray(line.steps, dtype=np.float64) for line in lines]) if lines else np.ones(1)
     lrs = lrs[np.isfinite(lrs) & (lrs > 0)]
@@ -401,7 +403,7 @@ def lr_loss_chart(lines: list[Line], marks: list[tuple[float, str]], scale: Scal
         axis = np.clip(y_scale.transform(np.asarray(values, dtype=np.float64)), y_scale.low, y_scale.high)
         return top + plot_h - (axis - y_scale.low) / (y_scale.high - y_scale.low) * plot_h
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart line lr-range" viewBox="0 0 {width} {height}" '
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart line lr-range{" " + frame if frame else ""}" viewBox="0 0 {width} {height}" '
            f'width="{width}" height="{height}" role="img" aria-label="loss vs learning rate">'
            f'<title>loss vs learning rate</title><text x="{left}" y="13" class="ct">loss vs learning rate (log lr axis'
            f'{", log loss axis" if y_scale.log else ""})</text>']
@@ -409,18 +411,19 @@ def lr_loss_chart(lines: list[Line], marks: list[tuple[float, str]], scale: Scal
         y = float(py(10**value if y_scale.log else value))
         out.append(f'<path d="M{left} {y:.1f}h{plot_w}" class="grid"/>'
                    f'<text x="{left - 4}" y="{y + 3:.1f}" class="yt">{escape(text)}</text>')
-    for value, text in x_scale.ticks(8):
+    for value, text in x_scale.ticks(8 if width >= 600 else 4):
         out.append(f'<text x="{float(px(10**value)):.1f}" y="{height - 8}" class="xt">{escape(text)}</text>')
     out.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" class="frame"/>')
-    legend_x = width - right
+    legend_x, legend_y = width - right, 13 if width >= 600 else 29
     for index in reversed(range(len(lines))):
         line, colour = lines[index], COLOURS[index % 7]
         keep = np.isfinite(line.values) & (np.asarray(line.steps) > 0)
         d = _path(px(line.steps[keep]), py(line.values[keep]), np.zeros(int(keep.sum()), dtype=bool))
         legend_x -= 34 + 6.2 * len(line.label)
         out.append(f'<path d="{d}" class="ln" stroke="{colour}" stroke-dasharray="{DASHES[index % 7]}"/>'
-                   f'<path d="M{legend_x:.0f} 9h22" stroke="{colour}" stroke-width="2.5" stroke-dasharray="{DASHES[index % 7]}"/>'
-                   f'<text x="{legend_x + 26:.0f}" y="13" class="lg">{escape(line.label)}</text>')
+                   f'<path d="M{legend_x:.0f} {legend_y - 4}h22" stroke="{colour}" stroke-width="2.5" '
+                   f'stroke-dasharray="{DASHES[index % 7]}"/>'
+                   f'<text x="{legend_x + 26:.0f}" y="{legend_y}" class="lg">{escape(line.label)}</text>')
     for index, (lr, label) in enumerate(marks):
         x = float(px(lr))
         anchor = f'x="{x - 3:.1f}" text-anchor="end"' if x > left + 0.8 * plot_w else f'x="{x + 3:.1f}"'

@@ -82,4 +82,6 @@ def range_chart(diagnosis: Diagnosis) -> Markup | None:
     shown = t.lrs <= (t.diverged_lr if t.diverged_lr is not None else np.inf)
     scale = value_scale([t.smoothed[shown], t.losses[shown]])
     # the SVG was built by charts.py with every text escaped: safe to mark
-    return Markup(lr_loss_chart(lines, marks, scale))
+    # wide for screens >= 720 px and print, narrow for phones (style.css shows one of them)
+    return Markup(lr_loss_chart(lines, marks, scale, frame="wide") + lr_loss_chart(lines, marks, scale, width=400,
+                                                                                     frame="narrow"))

@@ -66,7 +66,8 @@ def test_html_checklist_cites_the_tests_and_the_range_test_has_its_chart(experim
     assert "lr=50 is past the point where the range test in run &#39;finder&#39;" in html
     analyze(experiment, "finder", "html", "--out", str(tmp_path / "finder.html"))
     finder = (tmp_path / "finder.html").read_text()
-    assert 'class="chart line lr-range"' in finder and ">suggested " in finder and ">diverged " in finder
+    assert 'class="chart line lr-range wide"' in finder and 'class="chart line lr-range narrow"' in finder
+    assert ">suggested " in finder and ">diverged " in finder
 
 
 def test_nightly_reports_cite_the_tests_found_tonight_and_on_earlier_nights(experiment, tmp_path):

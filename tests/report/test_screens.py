@@ -16,7 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from posthoc.cli import cli
+from posthoc.demo.loops import TrainConfig
 from posthoc.report import common_params, render_comparison_report, render_digest, render_run_report
 from posthoc.store import load_runs, open_store
 from tests.report.conftest import IMG, SWEEP
@@ -27,6 +30,8 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is absent: .c
 WIDTHS = (400, 1280)
 MIN_CHART_TEXT_PX = 9.0
 MIN_PAGE_FILL = 1 / 3
+RANGE_TEST = TrainConfig(dataset="wine", hidden=16, lr=1e-7, schedule="range_test", range_end_lr=100.0, steps=200,
+                         log_val=False, stop_on_nan=True)
 
 # measured inside each frame: overflow, the smallest rendered chart text, words split across two lines
 PROBE = """
@@ -97,12 +102,17 @@ def page_fill(html: str, tmp_path: Path, name: str) -> list[float]:
 
 
 @pytest.fixture(scope="module")
-def pages(store, diagnoses, trust) -> dict[str, str]:
+def pages(store, diagnoses, trust, tmp_path_factory) -> dict[str, str]:
     usual = common_params([d.run for d in trust.values()])
     everything = [*diagnoses.values(), *trust.values()]
     names = {d.run.experiment_id: f"experiment {d.run.experiment_id}" for d in everything}
     runs = load_runs(open_store(store.uri), [store.ids[n] for n in SWEEP])
+    store.add("finder", RANGE_TEST, experiment="range")  # its report charts loss against a log lr axis
+    finder = tmp_path_factory.mktemp("range") / "finder.html"
+    CliRunner().invoke(cli, ["analyze", store.ids["finder"], "--tracking-uri", store.uri, "--format", "html",
+                             "--out", str(finder)])
     return {
+        "run-range": finder.read_text(),
         "run-nan": render_run_report(diagnoses["nan"], index_href="index.html"),
         "run-overfit": render_run_report(trust["overfit"], usual, index_href="index.html"),
         "run-hostile": render_run_report(diagnoses["hostile"]),
