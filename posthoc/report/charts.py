@@ -435,11 +435,13 @@ def lr_loss_chart(lines: list[Line], marks: list[tuple[float, str]], scale: Scal
 
 
 def overlay_chart(title: str, groups: list[tuple[str, list[tuple[Line, bool]]]], x_range: tuple[int, int],
-                  width: int = 980, height: int = 240, buckets: int = 200) -> str:
+                  width: int = 980, height: int = 240, buckets: int = 200, frame: str = "") -> str:
     """Every value of one param on one axis: a colour per value (legend), a thin line per run (its seeds).
     The axis comes from the runs that did not diverge (the bool), so a blow-up cannot flatten the others:
-    a diverged run is dashed, clipped to the axis and marked ▲ where it leaves it (× where it turns NaN)."""
-    left, right, top, bottom = 58, 12, 30, 24
+    a diverged run is dashed, clipped to the axis and marked ▲ where it leaves it (× where it turns NaN).
+    A narrow drawing (phones) puts the legend on its own row under the title."""
+    left, right, top, bottom = 58, 12, 30 if width >= 600 else 44, 24
+    legend_y = 13 if width >= 600 else 29
     plot_w, plot_h = width - left - right, height - top - bottom
     x0, x1 = x_range
     drawn = [[(line, downsample(line.steps, line.values, buckets), diverged) for line, diverged in lines]
@@ -457,18 +459,19 @@ def overlay_chart(title: str, groups: list[tuple[str, list[tuple[Line, bool]]]],
         return top + plot_h - (axis(values) - scale.low) / (scale.high - scale.low) * plot_h
 
     label = escape(title)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart line overlay" viewBox="0 0 {width} {height}" '
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart line overlay{" " + frame if frame else ""}" viewBox="0 0 {width} {height}" '
            f'width="{width}" height="{height}" role="img" aria-label="{label}"><title>{label}</title>',
            f'<text x="{left}" y="13" class="ct">{label}{" (log scale)" if scale.log else ""}</text>']
     out += [f'<path d="M{left} {py(10**v if scale.log else v):.1f}h{plot_w}" class="grid"/><text x="{left - 4}" '
             f'y="{py(10**v if scale.log else v) + 3:.1f}" class="yt">{escape(text)}</text>' for v, text in scale.ticks()]
-    out += [f'<text x="{px(v):.1f}" y="{height - 8}" class="xt">{int(v)}</text>' for v in nice_ticks(x0, x1, 8)]
+    out += [f'<text x="{px(v):.1f}" y="{height - 8}" class="xt">{int(v)}</text>'
+            for v in nice_ticks(x0, x1, 8 if width >= 600 else 4)]
     out.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" class="frame"/>')
     legend_x = width - right
     for index in reversed(range(len(groups))):
         legend_x -= 34 + 6.2 * len(groups[index][0])
-        out.append(f'<path d="M{legend_x:.0f} 9h22" stroke="{COLOURS[index % 7]}" stroke-width="2.5"/>'
-                   f'<text x="{legend_x + 26:.0f}" y="13" class="lg">{escape(groups[index][0])}</text>')
+        out.append(f'<path d="M{legend_x:.0f} {legend_y - 4}h22" stroke="{COLOURS[index % 7]}" stroke-width="2.5"/>'
+                   f'<text x="{legend_x + 26:.0f}" y="{legend_y}" class="lg">{escape(groups[index][0])}</text>')
     for index, group in enumerate(drawn):
         for line, p, diverged in group:
             name = escape(line.label)

@@ -51,7 +51,9 @@ def _overlay(param: str, values: list[dict], runs: dict[str, Run], target: str |
     if not series:
         return None
     x_range = (int(min(s.steps[0] for s in series)), int(max(s.steps[-1] for s in series)))
-    svg = overlay_chart(f"{metric} by {param}", groups, x_range)
+    # wide for screens >= 720 px and print, narrow for phones (style.css shows one of them)
+    svg = (overlay_chart(f"{metric} by {param}", groups, x_range, frame="wide")
+           + overlay_chart(f"{metric} by {param}", groups, x_range, width=400, frame="narrow"))
     note = "" if shown == total else f" (the first {MAX_LINES} runs of each value: {shown} of {total})"
     return {"svg": Markup(svg), "metric": metric, "note": note}  # built by charts.py with every text escaped
 

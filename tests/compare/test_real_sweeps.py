@@ -175,7 +175,7 @@ def test_overlay_chart_keeps_the_axis_of_the_runs_that_trained(sweeps_store, tmp
     CliRunner().invoke(cli, ["compare", "-e", "posthoc-sweeps", "--tracking-uri", uri, "--format", "html",
                              "--out", str(out)])
     html = out.read_text()
-    charts = re.findall(r'<svg[^>]*class="chart line overlay".*?</svg>', html, re.DOTALL)
+    charts = re.findall(r'<svg[^>]*class="chart line overlay wide".*?</svg>', html, re.DOTALL)
     assert len(charts) == 4  # one per param, every value on one axis
     lr = next(c for c in charts if "val_loss by lr" in c)
     ticks = [float(t) for t in re.findall(r'class="yt">([^<]+)<', lr)]

@@ -93,7 +93,7 @@ def test_comparison_report_in_chromium(store, tmp_path):
     page = browse(render_comparison_report(comparison_from_runs(runs), {r.run_id: r for r in runs}), tmp_path, "compare")
     assert page.requests == []
     assert re.search(r'<span class="mono param">lr</span>', page.dom)
-    assert page.dom.count('class="chart line overlay"') == 1 and 'class="band"' in page.dom
+    assert page.dom.count('class="chart line overlay wide"') == 1 and 'class="band"' in page.dom
     assert all(name in page.dom for name in SWEEP)
     count, columns = blue_columns(page.pixels)
     assert count > 300 and columns > 300  # overlay curves, noise dots, importance bars

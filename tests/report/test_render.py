@@ -133,7 +133,7 @@ def test_comparison_report(store):
     outcome = value["outcome"]
     assert f"{short(outcome['mean'], 3)} ± {short(outcome['std'], 3)} (n={outcome['n']})" in html
     assert all(f'<span class="chip">{name}</span>' in html for name in SWEEP)
-    assert html.count('class="chart line overlay"') == 1  # every lr value on one axis
+    assert html.count('class="chart line overlay wide"') == 1  # every lr value on one axis (and a narrow copy)
     assert "seed noise band" in html and 'id="importance"' in html and "only 2 seeds per value" in html
     assert comparison["summary"] in html
 
