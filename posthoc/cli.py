@@ -462,14 +462,26 @@ def _demo_sweeps(uri: str, tracking_uri: str | None) -> None:
 @click.option("--attach", is_flag=True, help="Log each run's report as the artifact posthoc/report.html.")
 @click.option("--fail-on", type=click.Choice(list(FAIL_ON)), default="failed", show_default=True,
               help="Exit 1 when a run reported tonight is failed; warning: also warning; inconclusive: also unjudged.")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="local: worker processes on this machine; spark: the same analysis on Spark "
+                   "(pip install 'posthoc[spark]' and a Java runtime).")
+@click.option("--spark-master", default="local[*]", show_default=True, metavar="URL",
+              help="With --engine spark: local[2], spark://HOST:7077, yarn, ...")
+@click.option("--spark-source", metavar="SOURCE",
+              help="With --engine spark: what Spark reads. Default: the tracking store over JDBC (PostgreSQL, "
+                   "MySQL, sqlite); parquet:DIR (a `posthoc export --parquet DIR`); databricks:CATALOG.SCHEMA "
+                   "(tables shaped like Databricks' MLflow system tables).")
 @store_options
-def nightly(experiments, since, out_dir, workers, write_tags, attach, fail_on, tracking_uri, config_path):
+def nightly(experiments, since, out_dir, workers, write_tags, attach, fail_on, engine, spark_master, spark_source,
+            tracking_uri, config_path):
     """Analyze runs new or changed since the last night; write a digest, reports and summary.json.
 
     \b
     State lives in --out: a second run over an unchanged store analyzes nothing. Runs still RUNNING
     are analyzed on what they logged and again the next night. Killed, it resumes where it stopped.
     Nothing is written to the tracking store unless --write-tags or --attach is given.
+    With --engine spark every selected run is diagnosed on Spark by the same code; reports are written by
+    the executors, so --out must be a folder they can all write (local mode, NFS, /dbfs).
     Exit: 0 done; 1 a run reached --fail-on or a run could not be analyzed (see summary.json "errors");
     2 bad input; 3 store unreachable.
     """
@@ -484,7 +496,11 @@ def nightly(experiments, since, out_dir, workers, write_tags, attach, fail_on, t
     )
     _check_out(out_dir, directory_ok=True)
     config = _load_config(config_path)
-    store = _open(tracking_uri)
+    analyze = None
+    if engine == "spark":
+        store, analyze = _spark_engine(tracking_uri, spark_master, spark_source, write_tags or attach)
+    else:
+        store = _open(tracking_uri)
     tty = sys.stderr.isatty()
     bar = None
     logged = {"fraction": 0.0, "started": time.perf_counter()}
@@ -504,7 +520,7 @@ def nightly(experiments, since, out_dir, workers, write_tags, attach, fail_on, t
             on_log(f"analyzed {done}/{total} runs ({time.perf_counter() - logged['started']:.1f} s)")
 
     try:
-        result = run_nightly(store, options, config, on_progress=on_progress, on_log=on_log)
+        result = run_nightly(store, options, config, on_progress=on_progress, on_log=on_log, analyze=analyze)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -517,6 +533,57 @@ def nightly(experiments, since, out_dir, workers, write_tags, attach, fail_on, t
     for error in summary["errors"]:
         on_log(f"could not analyze {error['run_id']} {error['run_name']!r} ({error['stage']}): {error['error']}")
     sys.exit(result.exit_code)
+
+
+def _spark_engine(tracking_uri: str | None, master: str, source: str | None, writes: bool):
+    """The Spark source standing in for the store, and the Spark analysis step."""
+    if writes:
+        raise BadInput("--write-tags and --attach work with --engine local only")
+    try:
+        from posthoc.spark.engine import analyze_on_spark, spark_session
+        from posthoc.spark.sources import open_source
+    except ImportError as exc:
+        raise BadInput(f"--engine spark needs pyspark ({exc.name} is missing): pip install 'posthoc[spark]'") from exc
+    from posthoc.store import resolve_tracking_uri
+
+    try:
+        spark = spark_session(master)
+    except Exception as exc:  # pyspark says "Java gateway process exited" when no JVM can start
+        raise BadInput(f"cannot start Spark ({master}): {str(exc).splitlines()[0]}; Spark needs a Java 17+ runtime "
+                       "(apt-get install default-jre-headless)") from exc
+    uri = resolve_tracking_uri(tracking_uri, os.environ.get("MLFLOW_TRACKING_URI"))
+    return open_source(spark, source, uri), analyze_on_spark
+
+
+# --- export ------------------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--experiment", "-e", "experiments", multiple=True, metavar="NAME",
+              help="Export the active runs of this experiment (repeatable). Default: every active experiment.")
+@click.option("--parquet", "out_dir", required=True, type=click.Path(file_okay=False), metavar="DIR",
+              help="Folder to write metrics.parquet and runs.parquet into.")
+@store_options
+def export(experiments, out_dir, tracking_uri, config_path):
+    """Write runs as a long metric table, the shape Spark and SQL engines read.
+
+    \b
+    DIR/metrics.parquet: run_id, key, step, timestamp, value, is_nan (one row per logged point; NaN and
+    Inf kept as floats). DIR/runs.parquet: run_id, experiment_id, run_name, status, start_time,
+    end_time, params and tags (maps). Read-only on the tracking store.
+    """
+    from posthoc.store.longformat import export_parquet
+
+    store = _open(tracking_uri)
+    names = list(dict.fromkeys(experiments)) or store.experiment_names()
+    run_ids = store.run_ids(list(store.experiment_ids(names).values())) if names else []
+    done = {"runs": 0}
+
+    def on_batch(runs) -> None:
+        done["runs"] += len(runs)
+        click.echo(f"posthoc export: {done['runs']}/{len(run_ids)} runs", err=True)
+
+    runs, rows = export_parquet(store, run_ids, Path(out_dir), on_batch)
+    click.echo(f"exported {runs} runs, {rows} metric points to {out_dir}", err=True)
 
 
 def main():

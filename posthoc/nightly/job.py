@@ -70,8 +70,9 @@ class _Tally:
 
 def run_nightly(store, options: NightlyOptions, config: Config,
                 on_progress: Callable[[int, int], None] = lambda done, total: None,
-                on_log: Callable[[str], None] = lambda line: None) -> NightlyResult:
-    """The whole job; nothing here prints: progress and log lines go to the callbacks."""
+                on_log: Callable[[str], None] = lambda line: None, analyze: Callable | None = None) -> NightlyResult:
+    """The whole job; nothing here prints: progress and log lines go to the callbacks. `analyze` replaces the
+    local process pool (posthoc.spark passes its own); it journals one RunRecord per run into the state."""
     tally = _Tally()
     names = list(options.experiments) or store.experiment_names()
     experiments = store.experiment_ids(names) if names else {}  # bad input fails before DIR is touched
@@ -88,7 +89,8 @@ def run_nightly(store, options: NightlyOptions, config: Config,
                f"{len(state.records)} known from earlier nights")
         analyze_started = time.perf_counter()
         if todo:
-            _analyze(store, todo, versions, options, config, key, experiment_ids, writeback, state, tally, on_progress)
+            (analyze or _analyze)(store, todo, versions, options, config, key, experiment_ids, writeback, state,
+                                  tally.analyzed, on_progress)
         analyze_s = time.perf_counter() - analyze_started
         write_started = time.perf_counter()
         state.remove_stray_reports()
@@ -102,11 +104,11 @@ def run_nightly(store, options: NightlyOptions, config: Config,
     return NightlyResult(summary, summary["exit_code"], options.out_dir)
 
 
-def _analyze(store, todo, versions, options, config, key, experiment_ids, writeback, state, tally,
+def _analyze(store, todo, versions, options, config, key, experiment_ids, writeback, state, analyzed: list[str],
              on_progress) -> None:
     """Read batches here, analyze chunks in workers, journal each outcome as it arrives."""
     experiment_params = _experiment_params(store, experiment_ids)
-    contexts = _experiment_contexts(store, todo, versions, experiment_ids, state, config)
+    contexts = experiment_contexts(store, todo, versions, experiment_ids, state, config)
     runs_by_id: dict[str, Run] = {}
     pending: dict[Future, list[Run]] = {}
     executor = _executor(options.workers)
@@ -118,12 +120,12 @@ def _analyze(store, todo, versions, options, config, key, experiment_ids, writeb
         except BrokenProcessPool as exc:  # a worker died (out of memory, killed): these runs failed
             outcomes = [Outcome(r.run_id, None, f"worker process died: {exc}") for r in runs]
         for outcome in outcomes:
-            record = _record(runs_by_id.pop(outcome.run_id), outcome, versions, key, state.records.get(outcome.run_id))
+            record = run_record(runs_by_id.pop(outcome.run_id), outcome, versions, key, state.records.get(outcome.run_id))
             if writeback is not None and outcome.diagnosis is not None:
                 record.writeback_error = _write_back(writeback, record, options.out_dir)
             state.add(record)
-            tally.analyzed.append(record.run_id)
-            on_progress(len(tally.analyzed), len(todo))
+            analyzed.append(record.run_id)
+            on_progress(len(analyzed), len(todo))
 
     def submit(chunk: list[Run]) -> Future:
         params = {r.experiment_id: experiment_params.get(r.experiment_id) for r in chunk}
@@ -188,7 +190,7 @@ def _experiment_params(store, experiment_ids: list[str]) -> dict[str, dict[str, 
 CONTEXT_MAX_NEW_RUNS = 500  # new runs read once more to find tonight's one-batch and range tests
 
 
-def _experiment_contexts(store, todo: list[str], versions: dict, experiment_ids: list[str], state,
+def experiment_contexts(store, todo: list[str], versions: dict, experiment_ids: list[str], state,
                          config: Config) -> dict:
     """Each experiment's one-batch and range tests (posthoc.kinds), which every run report's checklist cites:
     the tests earlier nights found, plus tonight's new runs read once more here; with more new runs than
@@ -209,7 +211,7 @@ def _experiment_contexts(store, todo: list[str], versions: dict, experiment_ids:
     return build_context(runs, config.roles, known)
 
 
-def _record(run: Run, outcome: Outcome, versions, key: str, previous: RunRecord | None) -> RunRecord:
+def run_record(run: Run, outcome: Outcome, versions, key: str, previous: RunRecord | None) -> RunRecord:
     """The run's new record: unreported until a night finishes, remembering what was last reported for it."""
     status, version = versions[run.run_id]
     reported_status = None if previous is None else previous.status if previous.reported else previous.reported_status
@@ -249,22 +251,29 @@ _BUSY = threading.Lock()  # held while a worker writes a report, so it never exi
 def analyze_chunk(runs: list[Run], config: Config, out_dir: str, experiment_params: dict, parent_pid: int,
                   contexts: dict | None = None) -> list[Outcome]:
     """Diagnose, render and write each run's report; an exception costs only its own run."""
-    from posthoc.diagnose import diagnose
-    from posthoc.report import render_run_report
-
     outcomes = []
     for run in runs:
         with _BUSY:
             if os.getppid() != parent_pid and os.getpid() != parent_pid:
                 os._exit(0)  # the job was killed: a rerun will analyze this run
-            try:
-                diagnosis = diagnose(run, config, context=(contexts or {}).get(run.experiment_id))
-                html = render_run_report(diagnosis, experiment_params.get(run.experiment_id), index_href="../index.html")
-                write_atomic(report_path(Path(out_dir), run.run_id), html, durable=False)
-                outcomes.append(Outcome(run.run_id, diagnosis.to_dict(), sketch=sketch_metrics(run, diagnosis.roles)))
-            except Exception as exc:
-                outcomes.append(Outcome(run.run_id, None, f"{type(exc).__name__}: {exc}"))
+            outcomes.append(analyze_run(run, config, Path(out_dir), experiment_params.get(run.experiment_id),
+                                        (contexts or {}).get(run.experiment_id)))
     return outcomes
+
+
+def analyze_run(run: Run, config: Config, out_dir: Path, usual_params: dict | None, context=None) -> Outcome:
+    """One run's diagnosis, report file and digest sketch, wherever it runs (a worker here, a Spark executor);
+    `context` is its experiment's one-batch and range tests (experiment_contexts)."""
+    from posthoc.diagnose import diagnose
+    from posthoc.report import render_run_report
+
+    try:
+        diagnosis = diagnose(run, config, context=context)
+        html = render_run_report(diagnosis, usual_params, index_href="../index.html")  # runs/<id>.html → index
+        write_atomic(report_path(out_dir, run.run_id), html, durable=False)
+        return Outcome(run.run_id, diagnosis.to_dict(), sketch=sketch_metrics(run, diagnosis.roles))
+    except Exception as exc:
+        return Outcome(run.run_id, None, f"{type(exc).__name__}: {exc}")
 
 
 def _watch_parent(parent_pid: int) -> None:
