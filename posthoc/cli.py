@@ -575,14 +575,15 @@ def export(experiments, out_dir, tracking_uri, config_path):
 
     store = _open(tracking_uri)
     names = list(dict.fromkeys(experiments)) or store.experiment_names()
-    run_ids = store.run_ids(list(store.experiment_ids(names).values())) if names else []
+    ids = store.experiment_ids(names) if names else {}
+    run_ids = store.run_ids(list(ids.values())) if ids else []
     done = {"runs": 0}
 
     def on_batch(runs) -> None:
         done["runs"] += len(runs)
         click.echo(f"posthoc export: {done['runs']}/{len(run_ids)} runs", err=True)
 
-    runs, rows = export_parquet(store, run_ids, Path(out_dir), on_batch)
+    runs, rows = export_parquet(store, run_ids, {i: n for n, i in ids.items()}, Path(out_dir), on_batch)
     click.echo(f"exported {runs} runs, {rows} metric points to {out_dir}", err=True)
 
 

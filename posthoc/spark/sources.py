@@ -76,9 +76,7 @@ def from_parquet(spark, folder: str) -> SparkSource:
         raise BadInput(f"{folder} holds no posthoc export: write one with `posthoc export --parquet {folder}`")
     metrics = spark.read.parquet(str(path / "metrics.parquet"))
     runs = spark.read.parquet(str(path / "runs.parquet"))
-    experiments = runs.select("experiment_id", F.col("experiment_id").alias("name")).distinct()
-    if "experiment_name" in runs.columns:
-        experiments = runs.select("experiment_id", F.col("experiment_name").alias("name")).distinct()
+    experiments = runs.select("experiment_id", F.col("experiment_name").alias("name")).distinct()
     return SparkSource(f"parquet:{folder}", metrics.select(*METRIC_COLUMNS), runs.select(*RUN_COLUMNS), experiments)
 
 

@@ -44,15 +44,18 @@ def run_from_rows(info: dict, keys: np.ndarray, steps: np.ndarray, timestamps: n
     )
 
 
-def export_parquet(store, run_ids: list[str], out_dir: Path, on_batch=lambda runs: None) -> tuple[int, int]:
-    """Write out_dir/metrics.parquet and out_dir/runs.parquet for these runs, batch by batch; (runs, rows)."""
+def export_parquet(store, run_ids: list[str], experiment_names: dict[str, str], out_dir: Path,
+                   on_batch=lambda runs: None) -> tuple[int, int]:
+    """Write out_dir/metrics.parquet and out_dir/runs.parquet (experiment id → name given) for these runs,
+    batch by batch; returns (runs, rows)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     out_dir.mkdir(parents=True, exist_ok=True)
     metric_schema = pa.schema([("run_id", pa.string()), ("key", pa.string()), ("step", pa.int64()),
                                ("timestamp", pa.int64()), ("value", pa.float64()), ("is_nan", pa.bool_())])
-    run_schema = pa.schema([("run_id", pa.string()), ("experiment_id", pa.string()), ("run_name", pa.string()),
+    run_schema = pa.schema([("run_id", pa.string()), ("experiment_id", pa.string()), ("experiment_name", pa.string()),
+                            ("run_name", pa.string()),
                             ("status", pa.string()), ("start_time", pa.int64()), ("end_time", pa.int64()),
                             ("params", pa.map_(pa.string(), pa.string())), ("tags", pa.map_(pa.string(), pa.string()))])
     runs_total = rows_total = 0
@@ -60,7 +63,8 @@ def export_parquet(store, run_ids: list[str], out_dir: Path, on_batch=lambda run
             pq.ParquetWriter(out_dir / "runs.parquet", run_schema) as runs_out:
         for batch in store.iter_runs(run_ids):
             metrics_out.write_table(pa.Table.from_pydict(_metric_columns(batch), schema=metric_schema))
-            runs_out.write_table(pa.Table.from_pylist([_run_row(r) for r in batch], schema=run_schema))
+            rows = [{**_run_row(r), "experiment_name": experiment_names.get(r.experiment_id)} for r in batch]
+            runs_out.write_table(pa.Table.from_pylist(rows, schema=run_schema))
             runs_total += len(batch)
             rows_total += sum(len(s) for r in batch for s in r.metrics.values())
             on_batch(batch)
