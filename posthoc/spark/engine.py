@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 from posthoc.model import Run
-from posthoc.nightly.job import Outcome, run_record
+from posthoc.nightly.job import Outcome, experiment_contexts, run_record
 from posthoc.spark.rows import OUTPUT_SCHEMA, run_diagnoser
 
 DIAGNOSES_DIR = "diagnoses.parquet"  # tonight's per-run rows, in the job's output folder
@@ -34,7 +34,8 @@ def spark_session(master: str):
     return spark
 
 
-def diagnose_runs(source, run_ids: list[str] | None, config, out_dir: Path, usual_params: dict):
+def diagnose_runs(source, run_ids: list[str] | None, config, out_dir: Path, usual_params: dict,
+                  contexts: dict | None = None):
     """One row per run (rows.OUTPUT_SCHEMA): metrics and run info cogrouped by run id, diagnosed per group."""
     from pyspark.sql import functions as F
 
@@ -45,7 +46,7 @@ def diagnose_runs(source, run_ids: list[str] | None, config, out_dir: Path, usua
         metrics, runs = metrics.join(todo, "run_id"), runs.join(todo, "run_id")
     runs = runs.select("run_id", "experiment_id", "run_name", "status", "start_time", "end_time",
                        F.to_json("params").alias("params"), F.to_json("tags").alias("tags"))
-    diagnose_group = run_diagnoser(config, str(out_dir), usual_params)
+    diagnose_group = run_diagnoser(config, str(out_dir), usual_params, contexts or {})
     with warnings.catch_warnings():  # pyspark 4.x warns on pandas 3; the equality tests cover what we use
         warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
         return metrics.groupBy("run_id").cogroup(runs.groupBy("run_id")).applyInPandas(diagnose_group, OUTPUT_SCHEMA)
@@ -56,7 +57,8 @@ def analyze_on_spark(store, todo, versions, options, config, key, experiment_ids
     """nightly.run_nightly's `analyze` step on Spark (the same signature as the local process pool)."""
     out_dir = Path(options.out_dir)
     rows_path = out_dir / DIAGNOSES_DIR
-    frame = diagnose_runs(store, todo, config, out_dir, store.common_params(experiment_ids))
+    contexts = experiment_contexts(store, todo, versions, experiment_ids, state, config)
+    frame = diagnose_runs(store, todo, config, out_dir, store.common_params(experiment_ids), contexts)
     frame.write.mode("overwrite").parquet(str(rows_path))  # computed once: the reports are written here
     for row in store.metrics.sparkSession.read.parquet(str(rows_path)).toLocalIterator():
         run = Run(row["run_id"], row["run_name"] or "", row["experiment_id"], row["run_status"], row["start_time"],

@@ -11,7 +11,7 @@ import pandas as pd
 from posthoc import __version__
 from posthoc.config import Config
 from posthoc.nightly.job import analyze_run
-from posthoc.store.longformat import run_from_rows
+from posthoc.store.longformat import run_from_metric_frame
 
 OUTPUT_SCHEMA = ("run_id string, experiment_id string, run_name string, run_status string, start_time long, "
                  "end_time long, params string, status string, primary string, findings string, roles string, "
@@ -19,18 +19,16 @@ OUTPUT_SCHEMA = ("run_id string, experiment_id string, run_name string, run_stat
 OUTPUT_COLUMNS = [part.split()[0] for part in OUTPUT_SCHEMA.split(", ")]
 
 
-def run_diagnoser(config: Config, out_dir: str, usual_params: dict[str, dict[str, str]]):
-    """The cogroup function Spark ships to every executor (a closure: Spark checks a function's arity)."""
+def run_diagnoser(config: Config, out_dir: str, usual_params: dict[str, dict[str, str]], contexts: dict):
+    """The cogroup function Spark ships to every executor (a closure: Spark checks a function's arity), with
+    what the local workers get too: usual params and each experiment's tests (nightly.job.experiment_contexts)."""
 
     def diagnose_group(metrics: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
         if runs.empty:  # rows of a run that is not (or no longer) active
             return pd.DataFrame(columns=OUTPUT_COLUMNS)
-        info = runs.iloc[0].to_dict()
-        # one order for points that share a step and a timestamp, whatever order the shuffle delivered
-        metrics = metrics.sort_values(["key", "step", "timestamp", "value"], kind="stable")
-        run = run_from_rows(info, metrics["key"].to_numpy(), metrics["step"].to_numpy(),
-                            metrics["timestamp"].to_numpy(), metrics["value"].to_numpy(), metrics["is_nan"].to_numpy())
-        outcome = analyze_run(run, config, Path(out_dir), usual_params.get(run.experiment_id))
+        run = run_from_metric_frame(runs.iloc[0].to_dict(), metrics)
+        outcome = analyze_run(run, config, Path(out_dir), usual_params.get(run.experiment_id),
+                              contexts.get(run.experiment_id))
         d = outcome.diagnosis
         return pd.DataFrame([{
             "run_id": run.run_id, "experiment_id": run.experiment_id, "run_name": run.run_name,

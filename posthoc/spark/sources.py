@@ -11,8 +11,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from posthoc.errors import BadInput
-from posthoc.store import unknown_experiments_error
-from posthoc.store.longformat import METRIC_COLUMNS, RUN_COLUMNS
+from posthoc.store import unknown_experiments_error, unknown_runs_error
+from posthoc.store.longformat import METRIC_COLUMNS, RUN_COLUMNS, run_from_metric_frame
 
 JDBC_DRIVERS = {"postgresql": "org.postgresql.Driver", "mysql": "com.mysql.cj.jdbc.Driver", "sqlite": "org.sqlite.JDBC"}
 HEX = "0123456789abcdef"  # MLflow run ids are 32 hex digits: their first digit splits the tables evenly
@@ -52,6 +52,21 @@ class SparkSource:
                 .collect())
         return {row["run_id"]: (row["status"], int(row["version"])) for row in rows}
 
+    def iter_runs(self, run_ids: list[str], batch_runs: int = 200):
+        """A few whole runs brought to the driver, in batches in the order asked (the nightly job reads the
+        experiments' test runs this way); BadInput names ids that are not active runs."""
+        from pyspark.sql import functions as F
+
+        for start in range(0, len(run_ids), batch_runs):
+            ids = run_ids[start : start + batch_runs]
+            infos = {r["run_id"]: r.asDict() for r in self.runs.where(F.col("run_id").isin(ids)).collect()}
+            missing = [r for r in ids if r not in infos]
+            if missing:
+                raise unknown_runs_error(missing, self.uri)
+            rows = self.metrics.where(F.col("run_id").isin(ids)).toPandas()
+            groups = dict(tuple(rows.groupby("run_id"))) if len(rows) else {}
+            yield [_run(infos[r], groups.get(r)) for r in ids]
+
     def common_params(self, experiment_ids: list[str]) -> dict[str, dict[str, str]]:
         """experiment id → each param's most common value (ties: the smallest), computed on Spark."""
         from pyspark.sql import Window
@@ -65,6 +80,16 @@ class SparkSource:
         for row in pairs.withColumn("rank", F.row_number().over(rank)).where("rank = 1").collect():
             out.setdefault(str(row["experiment_id"]), {})[row["key"]] = row["value"]
         return out
+
+
+def _run(info: dict, metrics):
+    return run_from_metric_frame(info, metrics if metrics is not None else _empty_metrics())
+
+
+def _empty_metrics():
+    import pandas as pd
+
+    return pd.DataFrame({c: [] for c in METRIC_COLUMNS})
 
 
 def from_parquet(spark, folder: str) -> SparkSource:

@@ -44,6 +44,14 @@ def run_from_rows(info: dict, keys: np.ndarray, steps: np.ndarray, timestamps: n
     )
 
 
+def run_from_metric_frame(info: dict, metrics) -> Run:
+    """run_from_rows over a pandas frame of METRIC_COLUMNS, in one order for points that share a step and a
+    timestamp whatever order they arrived in (a Spark shuffle has none)."""
+    metrics = metrics.sort_values(["key", "step", "timestamp", "value"], kind="stable")
+    return run_from_rows(info, metrics["key"].to_numpy(), metrics["step"].to_numpy(), metrics["timestamp"].to_numpy(),
+                         metrics["value"].to_numpy(), metrics["is_nan"].to_numpy())
+
+
 def export_parquet(store, run_ids: list[str], experiment_names: dict[str, str], out_dir: Path,
                    on_batch=lambda runs: None) -> tuple[int, int]:
     """Write out_dir/metrics.parquet and out_dir/runs.parquet (experiment id → name given) for these runs,
