@@ -17,12 +17,16 @@ DIAGNOSES_DIR = "diagnoses.parquet"  # tonight's per-run rows, in the job's outp
 JDBC_JARS = ("/usr/share/java/postgresql.jar", "/usr/share/java/sqlite-jdbc.jar", "/usr/share/java/mysql-connector-j.jar")
 
 
-def spark_session(master: str):
-    """A session with Arrow transfer on; the JDBC drivers that Debian's packages install are added."""
+def spark_session(master: str, conf: dict[str, str] | None = None):
+    """A session with Arrow transfer on; the JDBC drivers that Debian's packages install are added; `conf`
+    adds Spark settings (the tests keep the SQL warehouse in a tmp folder)."""
     from pyspark.sql import SparkSession
 
     jars = [jar for jar in JDBC_JARS if Path(jar).exists()]
-    builder = (SparkSession.builder.master(master).appName("posthoc")
+    builder = SparkSession.builder.master(master).appName("posthoc")
+    for name, value in (conf or {}).items():
+        builder = builder.config(name, value)
+    builder = (builder
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")  # the CLI has its own progress lines

@@ -57,7 +57,7 @@ def test_text_puts_the_summary_first(sweeps_store):
     assert lines[2].startswith("• lr 0.003 → 0.3 lowered best val_loss")
     assert any(line.startswith("• warmup_steps moves with schedule (an exact function across these runs): confounded")
                for line in lines)
-    assert "            30  3/3 failed (exploding_gradients)  exploding_gradients 3/3, nan_inf 3/3" in lines
+    assert "            30  3/3 failed (exploding_gradients)  exploding_gradients 3/3, divergence 3/3, nan_inf 3/3" in lines
     assert "NaN" not in result.stdout
 
 

@@ -7,6 +7,7 @@ are off; metric logging is exactly what autolog does.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")  # before keras is first imported
 
@@ -18,8 +19,18 @@ from posthoc.store import load_runs, open_store
 class AutologStore:
     """Trains corpus.autolog recipes inside MLflow runs of one tmp store; loads them back as posthoc Runs."""
 
-    def __init__(self, uri: str):
+    def __init__(self, uri: str, artifacts: Path):
         self.uri = uri
+        self.artifacts = artifacts
+
+    def use_experiment(self, name: str) -> None:
+        """Make `name` the active experiment, its artifacts (autolog's feature-importance plots) under tmp:
+        MLflow's default artifact root is ./mlruns in the working directory, which is the repository."""
+        import mlflow
+
+        if mlflow.get_experiment_by_name(name) is None:
+            mlflow.create_experiment(name, artifact_location=(self.artifacts / name).as_uri())
+        mlflow.set_experiment(name)
 
     def train(self, framework: str, label: str, seed: int = 0, **options) -> tuple[str, dict]:
         """(run id, the train/val keys the recipe logged) for one autologged training run."""
@@ -40,10 +51,12 @@ def autologged(tmp_path_factory):
     """One store for the whole session: creating an MLflow sqlite store (its migrations) costs seconds."""
     mlflow = pytest.importorskip("mlflow")
     previous = mlflow.get_tracking_uri()
-    uri = f"sqlite:///{tmp_path_factory.mktemp('autolog') / 'mlflow.db'}"
+    folder = tmp_path_factory.mktemp("autolog")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment("autolog")
-    yield AutologStore(uri)
+    store = AutologStore(uri, folder / "artifacts")
+    store.use_experiment("autolog")
+    yield store
     for flavor in ("lightgbm", "xgboost", "keras"):
         getattr(mlflow, flavor).autolog(disable=True)
     mlflow.set_tracking_uri(previous)

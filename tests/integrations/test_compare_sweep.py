@@ -20,7 +20,7 @@ def test_lr_sweep_compares_on_the_resolved_validation_loss(autologged):
     x = rng.normal(size=(1500, 6))
     y = (x[:, 0] - x[:, 1] + 0.5 * rng.normal(size=1500) > 0).astype(float)
     autolog("lightgbm")
-    mlflow.set_experiment("lgb-lr-sweep")
+    autologged.use_experiment("lgb-lr-sweep")
     for lr in LEARNING_RATES:
         for seed in (0, 1):
             with mlflow.start_run(run_name=f"lr{lr}-seed{seed}"):
@@ -28,7 +28,7 @@ def test_lr_sweep_compares_on_the_resolved_validation_loss(autologged):
                 lgb.train({"objective": "binary", "learning_rate": lr, "num_leaves": 15, "bagging_fraction": 0.7,
                            "bagging_freq": 1, "seed": seed, "verbose": -1, "num_threads": 1}, train, num_boost_round=60,
                           valid_sets=[train, lgb.Dataset(x[1000:], y[1000:], reference=train)])
-    mlflow.set_experiment("autolog")
+    autologged.use_experiment("autolog")
     result = CliRunner().invoke(cli, ["compare", "--experiment", "lgb-lr-sweep", "--tracking-uri", autologged.uri,
                                       "--format", "json"])
     assert result.exit_code == 0, result.output

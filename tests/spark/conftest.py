@@ -18,6 +18,7 @@ def spark(tmp_path_factory):
     from posthoc.spark.engine import spark_session
 
     os.environ.setdefault("SPARK_LOCAL_DIRS", str(tmp_path_factory.mktemp("spark-local")))
-    session = spark_session("local[2]")
+    # the warehouse (created with the global temp views) would land in the working directory: the repository
+    session = spark_session("local[2]", {"spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("warehouse"))})
     yield session
     session.stop()
