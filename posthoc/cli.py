@@ -498,6 +498,9 @@ def nightly(experiments, since, out_dir, workers, write_tags, attach, fail_on, e
     config = _load_config(config_path)
     analyze = None
     if engine == "spark":
+        if any(ch in out_dir for ch in "[]{}*?"):
+            raise BadInput(f"--out {out_dir!r}: with --engine spark the folder name must not hold [ ] {{ }} * ? "
+                           "(Spark reads them as a file pattern)")
         store, analyze = _spark_engine(tracking_uri, spark_master, spark_source, write_tags or attach)
     else:
         store = _open(tracking_uri)

@@ -130,6 +130,8 @@ def test_spark_refuses_write_back_and_unknown_sources_in_one_line(spark, tmp_pat
     assert code == 2 and "reads SQL tracking stores over JDBC" in err and err.count("\n") == 1
     code, err = _nightly("--out", str(tmp_path / "d"), "--engine", "spark", "--spark-source", f"parquet:{tmp_path}")
     assert code == 2 and "holds no posthoc export" in err
+    code, err = _nightly("--tracking-uri", uri, "--out", str(tmp_path / "night[1]"), "--engine", "spark")
+    assert code == 2 and "must not hold [ ] { } * ?" in err and err.count("\n") == 1
 
 
 def test_jdbc_slices_cover_every_run_id_exactly_once():
