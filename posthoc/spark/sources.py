@@ -65,7 +65,7 @@ class SparkSource:
                 raise unknown_runs_error(missing, self.uri)
             rows = self.metrics.where(F.col("run_id").isin(ids)).toPandas()
             groups = dict(tuple(rows.groupby("run_id"))) if len(rows) else {}
-            yield [_run(infos[r], groups.get(r)) for r in ids]
+            yield [run_from_metric_frame(infos[r], groups.get(r)) for r in ids]
 
     def common_params(self, experiment_ids: list[str]) -> dict[str, dict[str, str]]:
         """experiment id → each param's most common value (ties: the smallest), computed on Spark."""
@@ -80,16 +80,6 @@ class SparkSource:
         for row in pairs.withColumn("rank", F.row_number().over(rank)).where("rank = 1").collect():
             out.setdefault(str(row["experiment_id"]), {})[row["key"]] = row["value"]
         return out
-
-
-def _run(info: dict, metrics):
-    return run_from_metric_frame(info, metrics if metrics is not None else _empty_metrics())
-
-
-def _empty_metrics():
-    import pandas as pd
-
-    return pd.DataFrame({c: [] for c in METRIC_COLUMNS})
 
 
 def from_parquet(spark, folder: str) -> SparkSource:

@@ -26,30 +26,25 @@ def decode_values(values: np.ndarray, is_nan: np.ndarray | None) -> np.ndarray:
     return decode_infinities(values)
 
 
-def run_from_rows(info: dict, keys: np.ndarray, steps: np.ndarray, timestamps: np.ndarray, values: np.ndarray,
-                  is_nan: np.ndarray | None = None) -> Run:
-    """One Run from its info (RUN_COLUMNS; params and tags as dicts or JSON text) and its metric rows."""
-    values = decode_values(values, is_nan)
-    keys = np.asarray(keys).astype(str)
-    metrics = {}
-    for key in np.unique(keys):
-        mask = keys == key
-        metrics[str(key)] = Series.from_points(str(key), np.asarray(steps)[mask], values[mask],
-                                               np.asarray(timestamps)[mask])
+def run_from_metric_frame(info: dict, metrics) -> Run:
+    """One Run from its info (RUN_COLUMNS; params and tags as dicts or JSON text) and a pandas frame of its
+    metric rows (METRIC_COLUMNS, or None), in one order for points that share a step and a timestamp
+    whatever order they arrived in (a Spark shuffle has none)."""
+    series = {}
+    if metrics is not None and len(metrics):
+        metrics = metrics.sort_values(["key", "step", "timestamp", "value"], kind="stable")
+        values = decode_values(metrics["value"].to_numpy(), metrics["is_nan"].to_numpy())
+        keys = metrics["key"].to_numpy().astype(str)
+        steps, timestamps = metrics["step"].to_numpy(), metrics["timestamp"].to_numpy()
+        for key in np.unique(keys):
+            mask = keys == key
+            series[str(key)] = Series.from_points(str(key), steps[mask], values[mask], timestamps[mask])
     return Run(
         run_id=str(info["run_id"]), run_name=str(info.get("run_name") or ""), experiment_id=str(info["experiment_id"]),
         status=str(info["status"]), start_time=_int_or_none(info.get("start_time")),
         end_time=_int_or_none(info.get("end_time")), params=_mapping(info.get("params")),
-        tags=_mapping(info.get("tags")), metrics=metrics,
+        tags=_mapping(info.get("tags")), metrics=series,
     )
-
-
-def run_from_metric_frame(info: dict, metrics) -> Run:
-    """run_from_rows over a pandas frame of METRIC_COLUMNS, in one order for points that share a step and a
-    timestamp whatever order they arrived in (a Spark shuffle has none)."""
-    metrics = metrics.sort_values(["key", "step", "timestamp", "value"], kind="stable")
-    return run_from_rows(info, metrics["key"].to_numpy(), metrics["step"].to_numpy(), metrics["timestamp"].to_numpy(),
-                         metrics["value"].to_numpy(), metrics["is_nan"].to_numpy())
 
 
 def export_parquet(store, run_ids: list[str], experiment_names: dict[str, str], out_dir: Path,
