@@ -29,6 +29,7 @@ from posthoc.compare.params import identifier_reason, is_replicate, parse_param,
 from posthoc.compare.result import Comparison, ParamComparison, ValueOutcome
 from posthoc.compare.summary import names_text, summarize
 from posthoc.config import Config
+from posthoc.kinds import KIND_LABELS, TRAINING
 from posthoc.model import Diagnosis, Run
 
 
@@ -40,6 +41,7 @@ def compare(runs: list[Run], diagnoses: list[Diagnosis] | dict[str, Diagnosis] |
     `ignore` sets params aside (as `ignore_params` in config does); `keep` overrides a wrong identifier guess;
     `importance` False skips the random-forest ranking (and scikit-learn's import, most of a cold start)."""
     config = config or Config()
+    runs, tests = _set_aside_tests(runs, diagnoses)
     mode = mode or default_mode(target)
     use_val = target is None and any_val_loss(runs, config.roles)
     outcomes = [run_outcome(r, target, mode, config.roles, use_val) for r in runs]
@@ -68,7 +70,7 @@ def compare(runs: list[Run], diagnoses: list[Diagnosis] | dict[str, Diagnosis] |
     comparison = Comparison(
         experiment_id=_experiment_of(runs), target=target_label, mode=mode, statistic=statistic,
         comparisons=result, importance=ranking,
-        warnings=_table_warnings(runs, table, outcomes) + ranking_warnings,
+        warnings=tests + _table_warnings(runs, table, outcomes) + ranking_warnings,
         run_count=len(runs), failures=int(failed.sum()), replicate_params=table.replicates,
         constant_params=table.constant, ignored=table.ignored,
     )
@@ -411,6 +413,19 @@ def _target_label(outcomes, target: str | None) -> tuple[str, str]:
     if len(keys) == 1:
         return keys[0], statistic
     return ("val_loss" if statistic == "best" else "train_loss"), statistic  # keys differ by logger
+
+
+def _set_aside_tests(runs: list[Run], diagnoses) -> tuple[list[Run], list[str]]:
+    """Runs that are LR range tests or one-batch tests, not trainings: their lr or data size is a probe, not a
+    setting (an lr of 1e-7 is where a range test starts), so they are left out and named in a warning."""
+    if not diagnoses:
+        return runs, []
+    by_id = diagnoses if isinstance(diagnoses, dict) else {d.run.run_id: d for d in diagnoses}
+    tests = {r.run_id: by_id[r.run_id].kind for r in runs if r.run_id in by_id and by_id[r.run_id].kind != TRAINING}
+    if not tests:
+        return runs, []
+    named = ", ".join(f"{r.run_name or r.run_id} ({KIND_LABELS[tests[r.run_id]]})" for r in runs if r.run_id in tests)
+    return [r for r in runs if r.run_id not in tests], [f"set aside {len(tests)} test run(s), not trainings: {named}"]
 
 
 def _experiment_of(runs: list[Run]) -> str | None:

@@ -207,3 +207,21 @@ def test_a_path_unique_to_every_run_is_set_aside_unless_kept(five_runs):
     kept = compare(tagged, keep=("output_dir",))  # a wrong guess overridden: no two runs differ in one param only
     assert any(w.startswith("param 'output_dir' has a different value in every run") for w in kept.warnings)
     assert not by_param(kept)["lr"].significant and kept.ignored == {}
+
+
+def test_range_tests_are_set_aside_not_compared_as_an_lr_value(sweeps_store):
+    """An LR range test logged into the sweep (lr=1e-7 is where it starts) is a probe, not a setting."""
+    from posthoc.demo.loops import config_params, train
+    from posthoc.model import Run, Series
+
+    _, runs, diagnoses = sweeps_store
+    finder = dataclasses.replace(BASE, lr=1e-7, schedule="range_test", range_end_lr=10.0, steps=200, log_val=False)
+    history = train(finder)
+    metrics = {k: Series.from_points(k, s, v, 1_700_000_000_000 + s * 20) for k, (s, v) in history.metrics.items()}
+    probe = Run("lrfinder01", "lr-finder", runs[0].experiment_id, "FINISHED", 1_700_000_000_000, None,
+                {k: v for k, v in config_params(finder).items() if k in runs[0].params}, {}, metrics)
+    with_probe = compare([*runs, probe], [*diagnoses, diagnose(probe)])
+    lr = by_param(with_probe)["lr"]
+    assert 1e-7 not in values(lr) and with_probe.run_count == len(runs)
+    assert any("set aside 1 test run" in w and "lr-finder (an LR range test)" in w for w in with_probe.warnings)
+    assert [c.to_dict() for c in with_probe.comparisons] == [c.to_dict() for c in compare(runs, diagnoses).comparisons]
