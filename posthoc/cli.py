@@ -170,9 +170,9 @@ def analyze(run_ids, experiments, tracking_uri, config_path, fmt, out, fail_on):
     config = _load_config(config_path)
     store = _open(tracking_uri)
     ids = expand_run_ids(store, list(dict.fromkeys(run_ids)))
-    experiment_ids = []
+    named = store.experiment_ids(list(experiments)) if experiments else {}
+    experiment_ids = list(named.values())
     if experiments:
-        experiment_ids = list(store.experiment_ids(list(experiments)).values())
         ids += [r for r in store.run_ids(experiment_ids) if r not in ids]
         if not ids:
             raise BadInput(f"experiment {', '.join(experiments)} has no active runs")
@@ -186,7 +186,9 @@ def analyze(run_ids, experiments, tracking_uri, config_path, fmt, out, fail_on):
                 bar.update(len(batch))
 
     if fmt == "html":
-        statuses = _write_html(diagnoses(), len(ids), out, lambda: _run_params(store, ids, experiment_ids))
+        names = named or store.experiment_ids(store.experiment_names())  # runs asked by id: every name, one read
+        statuses = _write_html(diagnoses(), len(ids), out, lambda: _run_params(store, ids, experiment_ids),
+                               {experiment_id: name for name, experiment_id in names.items()})
     else:
         statuses = _write_stream(diagnoses(), fmt, out, single=len(run_ids) == 1 and not experiments)
     sys.exit(1 if any(reaches(status, fail_on) for status in statuses) else 0)
@@ -315,9 +317,9 @@ def demo(tracking_uri, experiment, sweeps):
         _demo_sweeps(uri, tracking_uri)
 
 
-def _write_html(diagnoses, count: int, out: str | None, run_params) -> list[str]:
+def _write_html(diagnoses, count: int, out: str | None, run_params, experiment_names: dict[str, str]) -> list[str]:
     """One run: a report at --out (or stdout). Several: --out DIR gets <run_id>.html each, written as each run
-    is analyzed, and index.html from small per-run sketches. Returns the statuses."""
+    is analyzed, and index.html from small per-run sketches, its experiments by name. Returns the statuses."""
     from datetime import datetime
 
     from posthoc.model import Run
@@ -341,7 +343,7 @@ def _write_html(diagnoses, count: int, out: str | None, run_params) -> list[str]
         sketch = {key: restore_series(key, points) for key, points in sketch_metrics(d.run, d.roles).items()}
         index.append(dataclasses.replace(d, run=dataclasses.replace(d.run, metrics=sketch)))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    write_report(folder / "index.html", render_digest(index, hrefs, "posthoc analyze", stamp))
+    write_report(folder / "index.html", render_digest(index, hrefs, "posthoc analyze", stamp, experiments=experiment_names))
     click.echo(f"wrote {len(index)} report{'s' if len(index) > 1 else ''} and {folder / 'index.html'}", err=True)
     return [d.status for d in index]
 

@@ -80,3 +80,5 @@ def test_out_dir_with_a_slash_for_one_run_writes_a_folder(tmp_path):
     assert (tmp_path / "rep").is_dir() and sorted(p.name for p in (tmp_path / "rep").iterdir()) == [f"{run_id}.html", "index.html"]
     assert result.stderr.strip() == f"wrote 1 report and {tmp_path / 'rep' / 'index.html'}"
     assert 'href="index.html" id="index-link"' in (tmp_path / "rep" / f"{run_id}.html").read_text()
+    # the index names the run's experiment (asked by run id, not by --experiment), never its numeric id
+    assert '<td class="experiment" data-label="experiment">tests</td>' in (tmp_path / "rep" / "index.html").read_text()
