@@ -78,6 +78,17 @@ def robust_sigma(values: np.ndarray) -> float:
     return float(MAD_TO_SIGMA * np.median(np.abs(values - np.median(values))))
 
 
+def local_sigma(values: np.ndarray, buckets: int = 50) -> np.ndarray:
+    """Robust sigma around each point: the MAD of `values` (deviations from a trend) over ~6% of the series
+    (3 of `buckets` equal-count buckets). Minibatch noise shrinks with the loss, so one global sigma, set by
+    the converged end, turns every ordinary jump of the early descent into dozens of sigmas."""
+    if len(values) < 4:
+        return np.full(len(values), robust_sigma(values))
+    index = np.arange(len(values))
+    b_index, b_mad = bucket_medians(index, np.abs(values - np.median(values)), buckets)
+    return MAD_TO_SIGMA * np.interp(index, b_index, rolling_median(b_mad, 3))
+
+
 def noise_sigma(values: np.ndarray) -> float:
     """Point-to-point noise: robust sigma of first differences / sqrt(2); insensitive to slow trends."""
     if len(values) < 4:
@@ -113,6 +124,16 @@ def recovered_spikes(values: np.ndarray, level: np.ndarray, needed: np.ndarray, 
     order = np.lexsort((-dev[index], event_id))
     first_of_event = np.concatenate([[True], event_id[order][1:] != event_id[order][:-1]])
     return index[order][first_of_event], int(candidate.sum())
+
+
+def apart_from_tail(scores: np.ndarray, heights: np.ndarray, max_ratio: float = 3.0) -> np.ndarray:
+    """Whether each height stands apart from the tail of `scores` (same units): halving the bar at most
+    `max_ratio`-folds the points above it. A finite-variance noise's tail falls at least as fast as x^-2
+    (Chebyshev), so halving the bar multiplies its count by 4 or more: fewer means a population of its own."""
+    ordered = np.sort(scores)
+    beyond = len(ordered) - np.searchsorted(ordered, heights, side="left")
+    beyond_half = len(ordered) - np.searchsorted(ordered, heights / 2, side="right")
+    return beyond_half <= max_ratio * beyond
 
 
 def edge_level(values: np.ndarray, fraction: float, last: bool, min_points: int = 3) -> float:
@@ -316,6 +337,12 @@ def autocorrelation(values: np.ndarray, lag: int = 1) -> float:
     if len(x) <= lag or energy <= 0:
         return 0.0
     return float(np.dot(x[lag:], x[:-lag]) / energy)
+
+
+def autocorrelation_bound(points: int, z: float = 2.576) -> float:
+    """The lag-1 autocorrelation white noise exceeds with two-sided probability 1% (z = 2.576): its standard
+    error is 1/sqrt(n) (Bartlett 1946), so larger |r| is structure, not chance."""
+    return z / np.sqrt(max(points, 1))
 
 
 @dataclass(frozen=True)

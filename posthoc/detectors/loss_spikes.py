@@ -2,11 +2,13 @@
 
 Why it matters: a few bad batches (corrupted or mislabeled data, outliers) or moments of instability
 (too-high lr, Adam's epsilon too small) cost progress each time and often precede a NaN. A point is a
-spike when it stands far above the centered rolling median both in noise units and
-relative to the level above the floor (10 robust sigmas; DESIGN: "≥2x the running level", made shift-free by measuring
-from the lowest value seen). Separating statistic from noisy_small_batch and oscillation: spikes are
-sparse (at most 2% of points) and the loss comes back afterwards; dense jumps are noise, not spikes.
+spike when it stands far above the centered rolling median both in noise units (10 local robust sigmas) and
+relative to the level above the floor (DESIGN: "≥2x the running level", made shift-free by measuring from the
+lowest value seen), and apart from the noise's own tail (signal.apart_from_tail). Separating statistic from
+noisy_small_batch and oscillation: spikes are sparse (at most 2% of points) and the loss comes back
+afterwards; dense jumps are noise, not spikes.
 Known false positives: a loss logged per batch over data of very different difficulty (mixed tasks).
+Known misses: spikes inside per-example (batch of 1) noise whose tail reaches as high.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 from posthoc.detectors.base import finding, fmt, lower_lr_suggestion, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import finite_prefix, profile, ramp, recovered_spikes, robust_sigma, rolling_median
+from posthoc.signal import apart_from_tail, finite_prefix, local_sigma, profile, ramp, recovered_spikes, rolling_median
 
 PATTERN, SEVERITY = "loss_spikes", "warning"
 REQUIRES: tuple[str, ...] = ("train_loss",)
@@ -31,7 +33,8 @@ class Thresholds:
     # ordinary minibatch variation early in training (measured on healthy demo runs)
     spike_ratio: float = 3.0
     # and this many robust noise sigmas above it: by Chebyshev's bound at most 1% of any finite-variance noise
-    # lies this far out (Gaussian noise essentially never); minibatch losses are heavy-tailed, so fewer won't do
+    # lies this far out (Gaussian noise essentially never); minibatch losses are heavy-tailed, so fewer won't do.
+    # The sigma is local (signal.local_sigma): batch noise shrinks as the loss falls
     min_sigmas: float = 10.0
     max_fraction: float = 0.02  # more spike points than this fraction is dense noise, not isolated spikes
     window: int = 11  # rolling-median points that define the running level
@@ -54,7 +57,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     window = min(t.window, max(3, n // 5))
     level = rolling_median(values, window)
     dev = values - level
-    sigma = robust_sigma(dev)
+    sigma = local_sigma(dev)
     floor = float(np.min(values))
     p = profile(train)  # a millionth of the magnitude is float rounding on a flat loss, never a spike
     visible = t.min_height_to_progress * p.scale if p is not None else 0.0
@@ -65,10 +68,14 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     halfway = np.flatnonzero(level <= p.best + 0.5 * (p.head - p.best)) if p is not None else np.zeros(1, int)
     skip = max(window, int(0.02 * n), int(halfway[0]) if len(halfway) else 0)
     peaks, count = recovered_spikes(values, level, height_needed, skip, window, t.recover_fraction)
+    # per-example losses (batch of 1-4, mislabeled examples) are heavy-tailed: their jumps are the tail of the
+    # noise, not spikes apart from it
+    sigmas_all = dev / np.maximum(sigma, 1e-300)
+    peaks = peaks[apart_from_tail(sigmas_all[skip:], sigmas_all[peaks])]
     if not len(peaks) or count > t.max_fraction * n:
         return []
     ratio_above_floor = (values[peaks] - floor) / np.maximum(level[peaks] - floor, 1e-300)
-    sigmas = dev[peaks] / max(sigma, 1e-300)
+    sigmas = sigmas_all[peaks]
     top = peaks[np.argsort(-dev[peaks])][:10]
     evidence = {"spike_count": len(peaks), "spike_steps": [int(s) for s in np.sort(steps[top])],
                 "max_spike_step": int(steps[top[0]]), "max_spike_value": rounded(float(values[top[0]])),

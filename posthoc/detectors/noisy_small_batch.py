@@ -4,7 +4,8 @@ Why it matters: a batch too small for its learning rate makes each step follow o
 run still learns, but slowly and to a worse minimum. The statistic is a signal-to-noise ratio: the
 point-to-point robust noise sigma over how far the second half's median sits above the lowest value seen
 (shift- and scale-free, so NLLs below zero and MSE in the thousands work alike). Separating statistics:
-the trend must still be clearly downward (else oscillation) and the jumps dense (else loss_spikes).
+the trend must still be clearly downward, within its own noise (else oscillation), and the jumps dense
+(else loss_spikes).
 Logging means over many steps hides batch noise.
 Known false positives: a loss driven to ~0 (memorized data) whose rare jumps dwarf its tiny level;
 per-sample losses logged on very heterogeneous data.
@@ -31,8 +32,11 @@ class Thresholds:
     # et al. 2018, "An Empirical Model of Large-Batch Training"): each step is dominated by its batch's noise
     min_noise_to_level: float = 1.0
     # trend clearly down: the final level kept 85% of the drop from the initial level to the best; a run that
-    # gave back more swings or diverges (divergence's own bar starts at 25% given back)
+    # gave back more swings or diverges (divergence's own bar starts at 25% given back). Noise lowers the best
+    # (the minimum of ~20 independent trend values, ~2 trend sigmas low), so a give-back within 3 trend sigmas
+    # of the best is not a rise
     min_progress: float = 0.85
+    trend_sigmas: float = 3.0
     min_points: int = 20
 
 
@@ -43,7 +47,9 @@ def measure(run: Run, roles: Roles, t: Thresholds) -> dict | None:
         return None
     late_noise = noise_sigma(p.values[len(p.values) // 2 :])  # the initial descent is trend, not noise
     noise = late_noise / max(p.late_level - p.floor, 1e-300)
-    return {"profile": p, "noise": noise, "late_noise": late_noise, "progress": (p.head - p.tail) / p.scale}
+    within_noise = min(t.trend_sigmas * p.trend_noise, max(p.tail - p.best, 0.0))
+    return {"profile": p, "noise": noise, "late_noise": late_noise,
+            "progress": (p.head - p.tail + within_noise) / p.scale}
 
 
 def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:

@@ -5,7 +5,7 @@ around the rolling-median trend (signal.swings): the swing is at least the net p
 as large in the last quarter as in the second (0.4-5x), and not batch noise: structured (lag-1
 autocorrelation >= 0.3 or <= -0.45, or a period significant by Fisher's g test) and >= 20% of the level above
 the lowest value seen, or strongly structured (|r| >= 0.5) and >= 5% of it (visible on a chart), or huge with no
-progress. `mechanism` names the signature: cyclic_lr (swings follow a periodic lr: a fault only because the
+progress and moving together (r significantly > 0: batch noise, however large, is white from step to step). `mechanism` names the signature: cyclic_lr (swings follow a periodic lr: a fault only because the
 loss does not progress), edge_of_stability (a period of 2-12 steps: the step is past 2/sharpness), bursty
 (heavy-tailed bursts, as Adam/RMSprop give with too large an lr), slow_ringing (smooth waves of many steps, as
 momentum near 1 gives). Not noisy_small_batch (a clearly falling trend) nor loss_spikes (sparse outliers).
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from posthoc.detectors.base import decay_advice, finding, fmt, lower_lr_suggestion, momentum_advice, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import Swings, lr_cycle, periodicity, profile, ramp, swings
+from posthoc.signal import Swings, autocorrelation_bound, lr_cycle, periodicity, profile, ramp, swings
 
 PATTERN, SEVERITY = "oscillation", "warning"
 REQUIRES: tuple[str, ...] = ("train_loss",)
@@ -38,8 +38,11 @@ class Thresholds:
     min_bounce: float = 0.45
     strong_structure: float = 0.5
     min_visible_swing: float = 0.05
-    large_swing: float = 0.6  # or swings >= 60% of the level above the floor with swing >= 2x any progress
+    large_swing: float = 0.6  # or swings >= 60% of the level above the floor with swing >= 2x any progress,
     no_progress: float = 2.0
+    # ...whose lag-1 autocorrelation is significantly positive (autocorrelation_bound) and >= 0.1: minibatch noise
+    # is uncorrelated (or negative: small epochs drawn without replacement, a rolling trend removed)
+    min_wave: float = 0.1
     min_persistence: float = 0.4  # not shrinking, and not a regime change mid-run (divergence's business)
     max_persistence: float = 5.0
     # edge of stability: GD past 2/sharpness bounces every 2 steps along the sharpest direction, which the
@@ -59,11 +62,12 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     s = swings(p, cycle)
     to_progress = s.swing / s.net_progress_after_transient if s.net_progress_after_transient > 0 else float("inf")  # evidence shows "inf", not 1e+299
     structured = not -t.min_bounce < s.swing_autocorrelation < t.min_structure or s.periodic or cycle is not None
+    waves = s.swing_autocorrelation >= max(t.min_wave, autocorrelation_bound(len(p.values) - len(p.values) // 2))
     steady = t.min_persistence <= s.persistence_ratio <= t.max_persistence or cycle is not None
     if (to_progress < t.min_swing_to_progress or not steady or s.swing <= p.rounding
             or not ((structured and s.relative_swing >= t.min_relative_swing)
                     or (abs(s.swing_autocorrelation) >= t.strong_structure and s.relative_swing >= t.min_visible_swing)
-                    or (s.relative_swing >= t.large_swing and to_progress >= t.no_progress))):
+                    or (s.relative_swing >= t.large_swing and to_progress >= t.no_progress and waves))):
         return []
     optimizer = str(next((run.params[k] for k in ("optimizer", "optim", "optimizer_name") if k in run.params), "")).lower()
     mechanism = "cyclic_lr" if cycle is not None else _mechanism(s, t, optimizer)

@@ -1,5 +1,6 @@
 from dataclasses import replace
 
+from posthoc.demo.loops import TrainConfig
 from tests.conftest import QUICK
 from tests.detectors.conftest import finding
 
@@ -19,3 +20,16 @@ def test_corrupted_batches_are_spikes_at_their_steps(analyze):
 def test_clean_batches_have_no_spikes(analyze):
     d = analyze("clean", BASE)
     assert finding(d, "loss_spikes") is None
+
+
+def test_jumps_of_the_early_descent_are_not_spikes_of_a_healthy_adam_run(analyze):
+    # batch noise shrinks as the loss falls to ~0: early jumps are measured against the noise around them
+    d = analyze("adam-digits", TrainConfig(dataset="digits", depth=1, hidden=64, optimizer="adam", lr=1e-3,
+                                           batch_size=32, steps=1500, seed=1, val_every=50))
+    assert finding(d, "loss_spikes") is None and d.primary == "healthy"
+
+
+def test_mislabeled_examples_in_a_batch_of_one_are_the_noise_tail_not_spikes(analyze):
+    d = analyze("b1-labels", TrainConfig(dataset="synthetic", depth=2, lr=0.05, schedule="warmup", warmup_steps=70,
+                                         batch_size=1, steps=1400, label_noise=0.1, seed=2, val_every=50))
+    assert finding(d, "loss_spikes") is None and finding(d, "oscillation") is None

@@ -1,5 +1,7 @@
 from dataclasses import replace
 
+import pytest
+
 from posthoc.demo.loops import TrainConfig
 from tests.detectors.conftest import finding
 
@@ -18,3 +20,15 @@ def test_batch_of_one_is_noisy_but_still_learning(analyze):
 def test_batch_of_64_is_not_noisy(analyze):
     d = analyze("b64", replace(BASE, batch_size=64))
     assert finding(d, "noisy_small_batch") is None and d.primary == "healthy"
+
+
+@pytest.mark.parametrize("config", [
+    TrainConfig(dataset="moons", depth=0, optimizer="momentum", lr=0.002, batch_size=1, steps=1600, label_noise=0.1,
+                seed=1, val_every=50),
+    TrainConfig(dataset="moons", depth=2, optimizer="adam", lr=4e-4, schedule="cosine", batch_size=2, steps=650,
+                label_noise=0.05, val_every=25),
+], ids=["momentum-b1", "adam-b2"])
+def test_batch_noise_that_dwarfs_the_progress_is_not_oscillation(analyze, config):
+    # per-example losses swing far more than the run still gains, but independently from step to step
+    d = analyze(f"white-{config.optimizer}", config)
+    assert d.primary == "noisy_small_batch" and finding(d, "oscillation") is None
