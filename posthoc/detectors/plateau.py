@@ -1,10 +1,10 @@
 """plateau: the training loss stopped improving (or never started) while still far from converged.
 
 Why it matters: the steps of a stall are wasted (an lr far too low, saturated units, a saddle, a schedule that
-decayed too early). `kind`: never_learned (net drop within the loss's own noise), too_slow (removed under half
-its initial loss, still falling at its average rate), lr_collapsed (the lr sat near 0 for a long window while
-the loss was high, or fell again after), stalled (a long flat stretch later escaped). Not underfitting
-(progress that levelled off high) nor vanishing_gradients (the grad norm collapsed: the cause).
+decayed too early). `kind`: never_learned (net drop within its noise, or under 5% of a loss bounded by 0),
+too_slow (removed under half its initial loss, still falling at its average rate), lr_collapsed (the lr sat near
+0 for a long window while the loss was high, or fell again after), stalled (a long flat stretch later escaped).
+Not underfitting (progress that levelled off high) nor vanishing_gradients (the grad norm collapsed: the cause).
 Known false positives: fine-tuning runs that start at their optimum.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 from posthoc.detectors.base import LR_PARAMS, finding, fmt, optimizer_advice, param_text, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import LARGE_EFFECT, escaped_stall, low_window, profile, ramp, ramping_up, window_stall
+from posthoc.signal import LARGE_EFFECT, MIN_REMOVED, escaped_stall, low_window, profile, ramp, ramping_up, window_stall
 
 PATTERN, SEVERITY = "plateau", "warning"
 REQUIRES: tuple[str, ...] = ("train_loss",)
@@ -25,7 +25,7 @@ REQUIRES: tuple[str, ...] = ("train_loss",)
 
 @dataclass(frozen=True)
 class Thresholds:
-    max_removed: float = 0.5  # too_slow: removed less than half its initial loss (underfitting's "high" bar)
+    max_removed: float = 0.5  # too_slow: removed less than half its initial loss
     # ...and still falling: the last 30% of the run made half a straight line's share of the drop (TFP's
     # LossNotDecreasing likewise compares the recent decrease with a fraction of the earlier one)
     min_late_share: float = 0.15
@@ -41,7 +41,7 @@ class Thresholds:
 
 FLAT = ": flat from step {start} to {end} ({pct}% of the run)"
 TEXT = {  # kind -> (what the loss did, the first suggestion)
-    "never_learned": ("never left its initial level {head} (ended at {tail}, within its noise)" + FLAT,
+    "never_learned": ("never left its initial level {head} (ended at {tail})" + FLAT,
                       "check the init and activations (saturated sigmoid/tanh, dead ReLUs: He init with ReLU, "
                       "normalization layers), then that the lr is not far too small"),
     "too_slow": ("still falls at its average rate but removed only {removed}% of its initial loss {head} by step {end}",
@@ -60,8 +60,9 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     steps, span = p.trend_steps, max(int(p.trend_steps[-1] - p.trend_steps[0]), 1)
     lr_ratio, window = low_window(lr, t.lr_collapse)
     start, end, later_drop = 0, len(steps) - 1, 0.0
-    if abs(p.drop_sigmas) <= LARGE_EFFECT:  # ended where it started, within its noise
-        kind, margin = "never_learned", ramp(-abs(p.drop_sigmas), -LARGE_EFFECT, 0.0)
+    if p.unmoved:  # ended where it started: within its noise, or within 5% of a loss with a natural zero
+        kind = "never_learned"
+        margin = max(ramp(-abs(p.drop_sigmas), -LARGE_EFFECT, 0.0), ramp(-abs(p.removed), -MIN_REMOVED, 0.0))
     elif p.removed < t.max_removed and p.late_share >= t.min_late_share:
         kind, margin = "too_slow", ramp(-p.removed, -t.max_removed, -0.1)
     elif len(p.values) < t.min_points_stall:

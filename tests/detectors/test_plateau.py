@@ -54,3 +54,16 @@ def test_lr_far_too_small_is_not_healthy(analyze, dataset, batch_size):
     assert finding(d, "underfitting") is None
     if f.evidence["kind"] == "too_slow":
         assert "lr=1e-05" in f.suggestions[0]
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_stuck_at_the_class_prior_with_a_smooth_curve_never_learned(analyze, seed):
+    # 10-step means smooth the curve, so fitting the class prior (ln 3 -> 1.08, ~1% of the loss) is many noise
+    # sigmas: only the level floor (5% of a loss bounded by 0) says it never learned
+    config = TrainConfig(dataset="wine", depth=5, activation="tanh", init_scale=0.05, hidden=64, lr=0.037,
+                         steps=2800, batch_size=64, log_every=10, val_every=100, seed=seed)
+    d = analyze(f"prior-{seed}", config)
+    f = finding(d, "plateau")
+    assert f is not None and d.primary == "plateau" and f.evidence["kind"] == "never_learned"
+    assert f.evidence["drop_noise_sigmas"] > 0.8 and f.evidence["removed_fraction"] < 0.05
+    assert finding(d, "overfitting") is None and finding(d, "underfitting") is None
