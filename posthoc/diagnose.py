@@ -51,17 +51,20 @@ CAUSES: dict[str, tuple[str, ...]] = {
 }
 PROXIMITY = 0.1  # fraction of the run's logged step span
 SWING_OVER_RISE = 0.25  # oscillation's typical swing over divergence's rise above which the swings dominate
+# a spike this many typical swings tall is not one of the swings (loss_spikes' own 10-sigma bar): the spikes,
+# and the up-down structure they leave behind, are the story
+SPIKE_OVER_SWING = 10.0
 # A finding that restates another's symptom is dropped: the pattern it is listed under explains it. A
-# diverged or exploded run also "stalls" at a huge level; swings contain spikes; a net whose gradients
-# vanished learns nothing, so its val drift is not overfitting; noisy_small_batch requires a clearly
-# falling trend, which rules out oscillation's "little net progress". Plateau explains underfitting only
-# when the run never learned, learned far too slowly or the lr collapsed; divergence vs oscillation is
-# decided by `_explains`.
+# diverged or exploded run also "stalls" at a huge level; swings contain spikes (unless the spikes stand far
+# above them); a net whose gradients vanished learns nothing, so its val drift is not overfitting;
+# noisy_small_batch requires a clearly falling trend, which rules out oscillation's "little net progress".
+# Plateau explains underfitting only when the run never learned, learned far too slowly or the lr collapsed;
+# divergence vs oscillation and loss_spikes vs oscillation are decided by `_explains`.
 SUPPRESSED_BY: dict[str, tuple[str, ...]] = {
     "plateau": ("divergence", "exploding_gradients", "vanishing_gradients", "oscillation"),
     "underfitting": ("divergence", "exploding_gradients", "plateau", "oscillation", "vanishing_gradients"),
     "noisy_small_batch": ("divergence", "exploding_gradients", "vanishing_gradients"),
-    "oscillation": ("divergence", "noisy_small_batch"),
+    "oscillation": ("divergence", "noisy_small_batch", "loss_spikes"),
     "divergence": ("oscillation",),
     "loss_spikes": ("divergence", "oscillation", "noisy_small_batch"),
     "overfitting": ("vanishing_gradients", "divergence", "exploding_gradients"),
@@ -148,6 +151,11 @@ def _explains(other: Finding, f: Finding) -> bool:
         rise = (div.evidence.get("final_value") or 0.0) - (div.evidence.get("best_value") or 0.0)
         swinging = (osc.evidence.get("swing") or 0.0) >= SWING_OVER_RISE * rise
         return swinging if other.pattern == "oscillation" else not swinging
+    if {other.pattern, f.pattern} == {"loss_spikes", "oscillation"}:
+        spikes, osc = (other, f) if other.pattern == "loss_spikes" else (f, other)
+        height = (spikes.evidence.get("max_spike_value") or 0.0) - (spikes.evidence.get("running_level_at_max") or 0.0)
+        tall = height >= SPIKE_OVER_SWING * (osc.evidence.get("swing") or 0.0)
+        return tall if other.pattern == "loss_spikes" else not tall
     return True
 
 

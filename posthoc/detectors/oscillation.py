@@ -1,14 +1,15 @@
 """oscillation: large, persistent up-down swings of the training loss that do not shrink; little net progress.
 
 Why it matters: the optimizer bounces across a valley instead of descending it. Measured on the second half
-around the rolling-median trend (signal.swings): the swing is at least the net progress after the transient,
-as large in the last quarter as in the second (0.4-5x), and not batch noise: structured (lag-1
-autocorrelation >= 0.3 or <= -0.45, or a period significant by Fisher's g test) and >= 20% of the level above
-the lowest value seen, or strongly structured (|r| >= 0.5) and >= 5% of it (visible on a chart), or huge with no
-progress and moving together (r significantly > 0: batch noise, however large, is white from step to step). `mechanism` names the signature: cyclic_lr (swings follow a periodic lr: a fault only because the
-loss does not progress), edge_of_stability (a period of 2-12 steps: the step is past 2/sharpness), bursty
-(heavy-tailed bursts, as Adam/RMSprop give with too large an lr), slow_ringing (smooth waves of many steps, as
-momentum near 1 gives). Not noisy_small_batch (a clearly falling trend) nor loss_spikes (sparse outliers).
+around the rolling-median trend (signal.swings): the swing is at least the net progress after the transient, as
+large in the last quarter as in the second (0.4-5x), and not batch noise: structured (lag-1 autocorrelation >=
+0.3 or <= -0.45, or a period significant by Fisher's g at 0.1%, 10+ cycles) and >= 20% of the level above the
+lowest value seen, or strongly structured (|r| >= 0.5) and >= 5% of it (visible on a chart), or huge with no
+progress and moving together (r significantly > 0: batch noise, however large, is white from step to step).
+`mechanism` names the signature: cyclic_lr (swings follow a periodic lr: a fault only because the loss does not
+progress), edge_of_stability (a period of 2-12 steps: the step is past 2/sharpness), bursty (heavy-tailed
+bursts, as Adam/RMSprop give with too large an lr), slow_ringing (smooth waves of many steps, as momentum near 1
+gives). Not noisy_small_batch (a clearly falling trend) nor loss_spikes (sparse outliers far above the swings).
 """
 
 from __future__ import annotations
@@ -38,11 +39,9 @@ class Thresholds:
     min_bounce: float = 0.45
     strong_structure: float = 0.5
     min_visible_swing: float = 0.05
-    large_swing: float = 0.6  # or swings >= 60% of the level above the floor with swing >= 2x any progress,
+    large_swing: float = 0.6  # or swings >= 60% of the level above the floor with swing >= 2x any progress
     no_progress: float = 2.0
-    # ...whose lag-1 autocorrelation is significantly positive (autocorrelation_bound) and >= 0.1: minibatch noise
-    # is uncorrelated (or negative: small epochs drawn without replacement, a rolling trend removed)
-    min_wave: float = 0.1
+    min_wave: float = 0.1  # ...and r >= 0.1, significantly > 0 (autocorrelation_bound): batch noise is white
     min_persistence: float = 0.4  # not shrinking, and not a regime change mid-run (divergence's business)
     max_persistence: float = 5.0
     # edge of stability: GD past 2/sharpness bounces every 2 steps along the sharpest direction, which the

@@ -33,3 +33,13 @@ def test_mislabeled_examples_in_a_batch_of_one_are_the_noise_tail_not_spikes(ana
     d = analyze("b1-labels", TrainConfig(dataset="synthetic", depth=2, lr=0.05, schedule="warmup", warmup_steps=70,
                                          batch_size=1, steps=1400, label_noise=0.1, seed=2, val_every=50))
     assert finding(d, "loss_spikes") is None and finding(d, "oscillation") is None
+
+
+def test_spikes_far_taller_than_the_swings_are_spikes_not_oscillation(analyze):
+    config = TrainConfig(dataset="moons", depth=1, hidden=64, lr=0.0134, schedule="warmup", warmup_steps=130,
+                         batch_size=16, steps=1300, weight_decay=1e-3, corrupt_steps=(730, 1066, 1150),
+                         corrupt_mode="both", corrupt_scale=10.0, log_every=2, val_every=50)
+    d = analyze("tall-spikes", config)
+    f = finding(d, "loss_spikes")
+    assert d.primary == "loss_spikes" and finding(d, "oscillation") is None
+    assert {730, 1066} <= {step + offset for step in f.evidence["spike_steps"] for offset in (-1, 0, 1)}

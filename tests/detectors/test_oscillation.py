@@ -1,3 +1,5 @@
+import pytest
+
 from posthoc.demo.loops import TrainConfig
 from tests.detectors.conftest import finding
 
@@ -41,4 +43,13 @@ def test_a_cyclic_lr_is_a_fault_only_when_the_loss_does_not_progress(analyze):
     fine = TrainConfig(dataset="wine", depth=1, hidden=16, lr=0.05, schedule="cyclic", decay_steps=50, steps=600,
                        val_every=20)
     d = analyze("cyclic-fine", fine)
+    assert finding(d, "oscillation") is None and d.primary == "healthy"
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_slow_drift_of_a_long_healthy_run_is_not_a_period(analyze, seed):
+    # a periodogram peak a few cycles long is drift the rolling trend left behind, not swings that repeat
+    config = TrainConfig(dataset="iris", depth=1, hidden=16, lr=0.033, batch_size=32, steps=6000, weight_decay=1e-4,
+                         seed=seed, val_every=100, log_val=False)
+    d = analyze(f"drift-{seed}", config)
     assert finding(d, "oscillation") is None and d.primary == "healthy"
