@@ -193,8 +193,16 @@ class Profile:
 
     @property
     def unmoved(self) -> bool:
-        """Ended where it started: within its noise, or within MIN_REMOVED of its initial level either way."""
-        return abs(self.drop_sigmas) <= LARGE_EFFECT or (self.natural_zero and abs(self.removed) < MIN_REMOVED)
+        """Ended where it started: within MIN_REMOVED of its initial level when the loss has a natural zero (a
+        batch-of-1 run that removed 40% can sit within one point's noise), else within its noise."""
+        return abs(self.removed) < MIN_REMOVED if self.natural_zero else abs(self.drop_sigmas) <= LARGE_EFFECT
+
+    @property
+    def unmoved_margin(self) -> float:
+        """How deep inside `unmoved`'s band it ended: 1 exactly where it started, 0 at the band's edge."""
+        if self.natural_zero:
+            return ramp(-abs(self.removed), -MIN_REMOVED, 0.0)
+        return ramp(-abs(self.drop_sigmas), -LARGE_EFFECT, 0.0)
 
     @property
     def natural_zero(self) -> bool:

@@ -1,7 +1,7 @@
 """plateau: the training loss stopped improving (or never started) while still far from converged.
 
 Why it matters: the steps of a stall are wasted (an lr far too low, saturated units, a saddle, a schedule that
-decayed too early). `kind`: never_learned (net drop within its noise, or under 5% of a loss bounded by 0),
+decayed too early). `kind`: never_learned (net drop under 5% of a loss bounded by 0, else within its noise),
 too_slow (removed under half its initial loss, still falling at its average rate), lr_collapsed (the lr sat near
 0 for a long window while the loss was high, or fell again after), stalled (a long flat stretch later escaped).
 Not underfitting (progress that levelled off high) nor vanishing_gradients (the grad norm collapsed: the cause).
@@ -17,7 +17,7 @@ import numpy as np
 from posthoc.detectors.base import LR_PARAMS, finding, fmt, optimizer_advice, param_text, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import LARGE_EFFECT, MIN_REMOVED, escaped_stall, low_window, profile, ramp, ramping_up, window_stall
+from posthoc.signal import escaped_stall, low_window, profile, ramp, ramping_up, window_stall
 
 PATTERN, SEVERITY = "plateau", "warning"
 REQUIRES: tuple[str, ...] = ("train_loss",)
@@ -60,9 +60,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     steps, span = p.trend_steps, max(int(p.trend_steps[-1] - p.trend_steps[0]), 1)
     lr_ratio, window = low_window(lr, t.lr_collapse)
     start, end, later_drop = 0, len(steps) - 1, 0.0
-    if p.unmoved:  # ended where it started: within its noise, or within 5% of a loss with a natural zero
-        kind = "never_learned"
-        margin = max(ramp(-abs(p.drop_sigmas), -LARGE_EFFECT, 0.0), ramp(-abs(p.removed), -MIN_REMOVED, 0.0))
+    if p.unmoved:  # ended where it started: within 5% of a loss bounded by 0, else within its noise
+        kind, margin = "never_learned", p.unmoved_margin
     elif p.removed < t.max_removed and p.late_share >= t.min_late_share:
         kind, margin = "too_slow", ramp(-p.removed, -t.max_removed, -0.1)
     elif len(p.values) < t.min_points_stall:

@@ -67,3 +67,14 @@ def test_stuck_at_the_class_prior_with_a_smooth_curve_never_learned(analyze, see
     assert f is not None and d.primary == "plateau" and f.evidence["kind"] == "never_learned"
     assert f.evidence["drop_noise_sigmas"] > 0.8 and f.evidence["removed_fraction"] < 0.05
     assert finding(d, "overfitting") is None and finding(d, "underfitting") is None
+
+
+def test_batch_of_one_run_that_learned_is_not_never_learned(analyze):
+    # one example per step: the first few points scatter over most of the loss's range, so the drop from them is
+    # within one point's noise, yet the loss fell from chance (ln 2 = 0.69) to under a third of it
+    config = TrainConfig(dataset="breast_cancer", depth=1, hidden=16, lr=0.01, batch_size=1, label_noise=0.2,
+                         steps=800, log_every=1, val_every=50, seed=0)
+    d = analyze("batch-of-one", config)
+    f = finding(d, "plateau")
+    assert f is None or f.evidence["kind"] != "never_learned"
+    assert d.primary != "plateau" and finding(d, "underfitting") is None
