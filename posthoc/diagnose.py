@@ -154,7 +154,8 @@ def _explains(other: Finding, f: Finding) -> bool:
     if {other.pattern, f.pattern} == {"loss_spikes", "oscillation"}:
         spikes, osc = (other, f) if other.pattern == "loss_spikes" else (f, other)
         height = (spikes.evidence.get("max_spike_value") or 0.0) - (spikes.evidence.get("running_level_at_max") or 0.0)
-        tall = height >= SPIKE_OVER_SWING * (osc.evidence.get("swing") or 0.0)
+        # a lone moderate spike (info) explains nothing
+        tall = spikes.severity != "info" and height >= SPIKE_OVER_SWING * (osc.evidence.get("swing") or 0.0)
         return tall if other.pattern == "loss_spikes" else not tall
     return True
 

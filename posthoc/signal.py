@@ -324,9 +324,9 @@ def ramping_up(series: Series | None, at_steps: np.ndarray) -> np.ndarray:
     return (at_steps < steps[int(np.argmax(values))]) & (at < 0.5 * np.max(values))
 
 
-def periodicity(values: np.ndarray, sigma: float | None = None, level: float = 0.01) -> tuple[float, float, bool]:
+def periodicity(values: np.ndarray, sigma: float | None = None) -> tuple[float, float, bool]:
     """Dominant period (in points), Fisher's g (the periodogram peak's share of all power) and whether g is
-    significant at `level` against white noise: P(g > x) ~ m(1 - x)^(m - 1) for m frequencies (Fisher 1929).
+    significant at 1% against white noise: P(g > x) ~ m(1 - x)^(m - 1) for m frequencies (Fisher 1929).
 
     Winsorized at 4 robust sigmas (`sigma`, when already measured) first, so one spike is not read as a period."""
     sigma = robust_sigma(values) if sigma is None else sigma
@@ -340,7 +340,7 @@ def periodicity(values: np.ndarray, sigma: float | None = None, level: float = 0
         return float("inf"), 0.0, False
     peak, m = int(np.argmax(power)), len(power)
     g = float(power[peak] / total)
-    return len(x) / (peak + 1), g, g > 1 - (level / m) ** (1 / max(m - 1, 1))
+    return len(x) / (peak + 1), g, g > 1 - (0.01 / m) ** (1 / max(m - 1, 1))
 
 
 def burst_fraction(values: np.ndarray, sigma: float | None = None) -> float:
@@ -377,7 +377,7 @@ class Swings:
     swing_autocorrelation: float  # lag-1, winsorized at 3 swings (a burst of spikes cannot pose as structure)
     period_points: float  # dominant period, in logged points
     periodicity_g: float  # Fisher's g of that period
-    periodic: bool  # g significant at 0.1% against white noise, with 10+ cycles
+    periodic: bool  # g significant at 1% against white noise, with 10+ cycles
     burst_fraction: float  # share of points beyond 3 robust sigmas (0.27% for Gaussian noise)
     swing_min: float
     swing_max: float
@@ -391,8 +391,7 @@ def swings(p: Profile, cycle_steps: float | None = None) -> Swings:
     late, swing = resid[n // 2 :], robust_sigma(resid[n // 2 :])
     progress = max(float(np.median(p.values[n // 10 : max(3 * n // 10, n // 10 + 1)])) - p.tail, 0.0)
     clipped = np.clip(late, np.median(late) - 3 * swing, np.median(late) + 3 * swing)
-    # at 0.1%: Fisher's null is Gaussian white noise, and heavy-tailed minibatch noise beats it more often
-    period, g, periodic = periodicity(late, swing, level=0.001)
+    period, g, periodic = periodicity(late, swing)
     # the trend is a rolling median over ~5% of the run: a slower period is drift it only partly removed
     # (red noise, which always wins a white-noise test at the lowest frequencies), so 10+ cycles are needed
     periodic = periodic and period <= len(late) / 10

@@ -53,3 +53,12 @@ def test_slow_drift_of_a_long_healthy_run_is_not_a_period(analyze, seed):
                          seed=seed, val_every=100, log_val=False)
     d = analyze(f"drift-{seed}", config)
     assert finding(d, "oscillation") is None and d.primary == "healthy"
+
+
+def test_rmsprop_past_its_stable_lr_bounces_even_with_a_lone_spike(analyze):
+    # a lone moderate spike (info) does not explain away swings that repeat every two steps
+    config = TrainConfig(dataset="moons", depth=1, hidden=32, optimizer="rmsprop", lr=0.3, batch_size=0, steps=600,
+                         label_noise=0.1, val_every=20)
+    d = analyze("rmsprop-bounce", config)
+    f = finding(d, "oscillation")
+    assert d.primary == "oscillation" and f.evidence["period_points"] <= 12
