@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -115,27 +114,6 @@ def test_a_training_script_logging_while_nightly_reads_never_sees_a_lock(sqlite_
     assert report["errors"] == [], report["errors"][:3]
     during = [t for t in report["stamps"] if started <= t <= finished]
     assert len(during) >= 10, f"the writer logged only {len(during)} times while nightly ran: {err[-500:]}"
-
-
-def test_a_run_longer_than_one_transaction_is_read_in_pages(sqlite_store, monkeypatch):
-    """Paging (and a metric logged without a step, all at step 0) gives exactly the one-snapshot result."""
-    from mlflow.entities import Metric
-
-    import posthoc.store.sql as sql
-
-    run_id = sqlite_store.add("long", SHORT)
-    other = sqlite_store.add("other", SHORT)
-    now = int(time.time() * 1000)
-    sqlite_store.client.log_batch(run_id, metrics=[Metric("no_step", float(i), now + i, 0) for i in range(300)])
-    whole = {r.run_id: r for r in load_runs(open_store(sqlite_store.uri), [run_id, other])}
-    monkeypatch.setattr(sql, "ROWS_PER_TRANSACTION", 37)  # every run now holds several transactions' rows
-    paged = {r.run_id: r for r in load_runs(open_store(sqlite_store.uri), [run_id, other])}
-    for rid in (run_id, other):
-        assert paged[rid].metrics.keys() == whole[rid].metrics.keys() and paged[rid].params == whole[rid].params
-        for key, series in whole[rid].metrics.items():
-            assert paged[rid].metrics[key].steps.tolist() == series.steps.tolist(), key
-            np.testing.assert_array_equal(paged[rid].metrics[key].values, series.values)
-    assert "no_step" in paged[run_id].metrics
 
 
 @pytest.mark.parametrize("revision", ["", "ffffffffffff"])

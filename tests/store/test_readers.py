@@ -16,6 +16,7 @@ from posthoc.store.client import ClientStore
 from posthoc.store.sql import SqlStore
 from tests.conftest import QUICK
 
+SHORT = dataclasses.replace(QUICK, steps=40)
 NAN_RUN = dataclasses.replace(QUICK, corrupt_steps=(60,), corrupt_scale=float("inf"), naming="slash")
 
 
@@ -71,6 +72,34 @@ def test_server_reads_past_the_bulk_row_limit(server_store):
         server_store.client.log_batch(run_id, metrics=metrics[start : start + 1000])
     run = load_runs(open_store(server_store.uri), [run_id])[0]
     assert len(run.metrics["long_loss"]) == 30_000 and run.metrics["long_loss"].steps[-1] == 29_999
+
+
+@pytest.mark.parametrize("builder_name", ["sqlite_store", "postgres_store"])
+def test_runs_longer_than_one_transaction_are_read_exactly(builder_name, request, monkeypatch):
+    """Each way a batch is cut gives the one-snapshot result: a run alone, page by page (a metric logged without
+    a step, all at step 0, in one read), and runs that latest_metrics says fit one transaction but do not."""
+    from mlflow.entities import Metric
+
+    import posthoc.store.sql as sql
+
+    builder = request.getfixturevalue(builder_name)
+    run_id = builder.add("long", SHORT)
+    other = builder.add("other", SHORT)
+    now = int(time.time() * 1000)
+    builder.client.log_batch(run_id, metrics=[Metric("no_step", float(i), now + i, 0) for i in range(300)])
+    whole = {r.run_id: r for r in load_runs(open_store(builder.uri), [run_id, other])}
+    assert whole[run_id].metrics["no_step"].values.tolist() == [float(i) for i in range(300)]
+    rows = sum(len(s) for r in whole.values() for s in r.metrics.values())
+    promised = sum(int(s.steps[-1]) + 1 if s.ordered_by == "step" else 1 for r in whole.values() for s in r.metrics.values())
+    assert promised + 1 < rows  # latest_metrics promises one row for no_step's 300
+    for limit in (37, promised + 1):  # 37: each run is paged; promised + 1: both runs read together, then not
+        monkeypatch.setattr(sql, "ROWS_PER_TRANSACTION", limit)
+        cut = {r.run_id: r for r in load_runs(open_store(builder.uri), [run_id, other])}
+        for rid in (run_id, other):
+            assert cut[rid].metrics.keys() == whole[rid].metrics.keys() and cut[rid].params == whole[rid].params
+            for key, series in whole[rid].metrics.items():
+                assert cut[rid].metrics[key].steps.tolist() == series.steps.tolist(), (limit, key)
+                np.testing.assert_array_equal(cut[rid].metrics[key].values, series.values)
 
 
 @pytest.mark.parametrize("builder_name", ["sqlite_store", "postgres_store"])
