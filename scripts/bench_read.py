@@ -1,6 +1,7 @@
 """Benchmark: read every metric history of an N-run store, naive MlflowClient loop vs posthoc, on sqlite and PostgreSQL.
 
     python scripts/bench_read.py [--runs 1000] [--steps 1000] [--db bench-read/mlflow.db] [--postgres | --postgres-uri URI]
+    python scripts/bench_read.py --memory [--skip-sqlite] [--memory-runs 1000 10000] [--memory-steps 300]
 
 Builds each store once (runs through MLflow's client, metric rows in bulk in MLflow's own schema: logging
 4M points through the client would take hours), reads the sqlite file once so the page cache is warm for
@@ -8,6 +9,12 @@ both paths, then times (a) search_runs + get_metric_history per run and key and 
 all runs and for one run, and prints both, rows/s and the ratio. --postgres starts a throwaway PostgreSQL
 server (Debian's binaries, scripts/local_postgres.py) and fills the same runs there; --postgres-uri uses
 yours (an empty database; MLflow creates its schema).
+
+--memory prints the peak RSS of `posthoc analyze --experiment` (goal: flat as the experiment grows, < ~300 MB)
+on one sqlite store per size, cached under --memory-dir: a few template runs are logged through MLflow's
+client, then cloned in SQL under new ids (MLflow's own schema, its columns read from the file), so 10,000
+runs take seconds. Each output format runs in a fresh process, which reports its own peak (VmHWM at exit):
+run-by-run output keeps it bounded by one batch of runs, not by the experiment.
 """
 
 from __future__ import annotations
@@ -15,8 +22,11 @@ from __future__ import annotations
 import argparse
 import math
 import sqlite3
+import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -24,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # local_postgres
 
 KEYS = ("train_loss", "val_loss", "grad_norm", "lr")
 LARGEST = sys.float_info.max
+TEMPLATES = 4  # runs of a --memory store logged for real (one per lr of build()); the rest are their clones
+CLONED = ("metrics", "latest_metrics", "params", "tags")
 
 
 def build(uri: str, runs: int, steps: int) -> None:
@@ -74,6 +86,58 @@ def _mlflow_value(value: float) -> tuple[float, bool]:
     if math.isnan(value):
         return 0.0, True
     return (math.copysign(LARGEST, value) if math.isinf(value) else value), False
+
+
+def build_cloned(db: Path, runs: int, steps: int) -> None:
+    """`runs` runs of `steps` points per metric: TEMPLATES logged through MLflow, the others cloned in SQL."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    build(f"sqlite:///{db}", TEMPLATES, steps)
+    with sqlite3.connect(db) as conn:
+        templates = [row[0] for row in conn.execute("SELECT run_uuid FROM runs ORDER BY start_time")]
+        conn.execute("CREATE TEMP TABLE clones (run_uuid TEXT, source TEXT, name TEXT)")
+        conn.executemany("INSERT INTO clones VALUES (?, ?, ?)", [(uuid.uuid4().hex, templates[index % TEMPLATES],
+                                                                  f"run-{index}") for index in range(TEMPLATES, runs)])
+        for table in ("runs", *CLONED):  # one statement per table: every column copied, the id (and name) replaced
+            replaced = ("run_uuid", "name") if table == "runs" else ("run_uuid",)
+            names = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+            chosen = [f"c.{c}" if c in replaced else f"t.{c}" for c in names]
+            conn.execute(f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(chosen)} FROM clones c "
+                         f"JOIN {table} t ON t.run_uuid = c.source ORDER BY c.rowid")
+
+
+# The child reports its own high-water RSS (VmHWM) at exit: ru_maxrss from wait4 would include the memory of
+# this (parent) process, which the child inherits at fork.
+REPORT_PEAK = ("import atexit, runpy, sys; atexit.register(lambda: print('VmHWM', open('/proc/self/status').read()"
+               ".split('VmHWM:')[1].split()[0], file=sys.stderr)); sys.argv = ['posthoc', *sys.argv[1:]]; "
+               "runpy.run_module('posthoc', run_name='__main__')")
+
+
+def peak_rss_mb(arguments: list[str]) -> tuple[float, float, int]:
+    """Peak RSS (MB) of `posthoc ARGUMENTS` in a fresh process, its wall time (s) and exit code."""
+    started = time.perf_counter()
+    child = subprocess.run([sys.executable, "-c", REPORT_PEAK, *arguments], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+    peak_kb = int(child.stderr.split("VmHWM")[-1].split()[0]) if "VmHWM" in child.stderr else 0
+    return peak_kb / 1024, time.perf_counter() - started, child.returncode
+
+
+def memory(sizes: list[int], steps: int, folder: Path, formats: list[str]) -> None:
+    """Peak RSS of `posthoc analyze --experiment bench` per experiment size and output format."""
+    print(f"{'runs':>6} {'points/run':>10} {'format':>6} {'peak RSS':>9} {'time':>8}")
+    for runs in sizes:
+        db = folder / f"{runs}x{steps}" / "mlflow.db"
+        if not db.exists():
+            started = time.perf_counter()
+            build_cloned(db, runs, steps)
+            print(f"built {db} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        for fmt in formats:
+            with tempfile.TemporaryDirectory() as out:
+                command = ["analyze", "--experiment", "bench", "--tracking-uri", f"sqlite:///{db}", "--format", fmt,
+                           "--fail-on", "never", *(["--out", out] if fmt == "html" else [])]
+                rss, seconds, code = peak_rss_mb(command)
+            if code != 0:
+                sys.exit(f"posthoc {' '.join(command)} exited {code}")
+            print(f"{runs:>6} {len(KEYS) * steps:>10} {fmt:>6} {rss:>6.0f} MB {seconds:>7.1f}s", flush=True)
 
 
 def search_all_runs(client, experiment: str) -> list:
@@ -140,8 +204,13 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=None)
     parser.add_argument("--postgres", action="store_true", help="also on a throwaway local PostgreSQL server")
     parser.add_argument("--postgres-uri", metavar="URI", help="also on this (empty) PostgreSQL database")
-    parser.add_argument("--skip-sqlite", action="store_true", help="only the PostgreSQL store")
+    parser.add_argument("--skip-sqlite", action="store_true", help="no read timings on sqlite")
     parser.add_argument("--skip-naive", action="store_true", help="only time posthoc's reader")
+    parser.add_argument("--memory", action="store_true", help="also the peak RSS of analyze --experiment")
+    parser.add_argument("--memory-runs", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--memory-steps", type=int, default=300)
+    parser.add_argument("--memory-dir", type=Path, default=Path("bench-memory"), help="where --memory keeps its stores")
+    parser.add_argument("--formats", nargs="+", default=["jsonl", "json", "text", "html"])
     args = parser.parse_args()
     if not args.skip_sqlite:
         db = args.db or Path(f"bench-read-{args.runs}x{args.steps}/mlflow.db")
@@ -169,6 +238,8 @@ def main() -> None:
         finally:
             if server is not None:
                 server.stop()
+    if args.memory:
+        memory(args.memory_runs, args.memory_steps, args.memory_dir, args.formats)
 
 
 if __name__ == "__main__":
