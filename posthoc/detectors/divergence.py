@@ -4,7 +4,8 @@ Why it matters: the optimizer left the basin it had found, almost always because
 its schedule) is too high for this model; the rest of the run is wasted compute. Measured on the finite
 part before any NaN, so a NaN tail is nan_inf's finding, not this one. The rise is measured in units of
 the progress the run had made (initial level minus best), so it is scale- and shift-free; a warmup bump
-that recovers is not divergence because the final level must stay up.
+that recovers is not divergence because the final level must stay up. A loss bounded by 0 that ends at twice
+its best or more has diverged too, even when that is a small share of a large initial drop.
 Known false positives: runs whose loss is meant to rise (curriculum, growing context length).
 """
 
@@ -29,6 +30,11 @@ class Thresholds:
     # of the run's gains lost for good. DESIGN: "rising well above its best and not coming back"; healthy
     # corpus runs stay below 0.2 and their rises are within noise (next threshold)
     min_rise_ratio: float = 0.25
+    # a loss bounded by 0 that ends at 2x its best or more lost half of what it had (0.03 -> 0.3 after an lr
+    # jump is a tenth of the progress from 2.8, yet the model is far worse): diverged, if the rise is also a
+    # visible share of the progress (a cyclic lr's peaks near a 0.002 floor are not)
+    min_rise_factor: float = 2.0
+    min_visible_rise: float = 0.05
     # ...and by this many point-to-point noise sigmas, so batch noise around a converged loss never counts
     min_rise_noise: float = 5.0
     min_points: int = 8
@@ -46,7 +52,12 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     before = p.values[p.steps <= p.best_step]
     noise = noise_sigma(before) if len(before) >= t.min_points else p.noise
     rise_noise = rise / max(noise, 1e-6 * abs(p.best), 1e-300)
-    if rise_ratio < t.min_rise_ratio or rise_noise < t.min_rise_noise:
+    # two levels, each a median of the last 10% of the points (standard error 1.2533 sigma / sqrt(n)), not one
+    # point: the doubling is tested against their noise
+    level_noise = 1.2533 * max(noise, 1e-300) * np.sqrt(2.0 / max(3, int(np.ceil(0.1 * len(p.values)))))
+    multiplied = (p.natural_zero and p.tail >= t.min_rise_factor * p.best and rise_ratio >= t.min_visible_rise
+                  and rise >= t.min_rise_noise * level_noise)
+    if not multiplied and (rise_ratio < t.min_rise_ratio or rise_noise < t.min_rise_noise):
         return []
     # where it left the basin: the last trend point near the best before the climb
     after = p.trend_steps >= p.best_step

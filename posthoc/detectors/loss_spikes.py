@@ -70,7 +70,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     peaks, count = recovered_spikes(values, level, height_needed, skip, window, t.recover_fraction)
     # per-example losses (batch of 1-4, mislabeled examples) are heavy-tailed: their jumps are the tail of the
     # noise, not spikes apart from it
-    sigmas_all = dev / np.maximum(sigma, 1e-300)
+    sigmas_all = dev / np.maximum(sigma, np.maximum(1e-6 * np.abs(level), 1e-300))  # float rounding: no overflow
     peaks = peaks[apart_from_tail(sigmas_all[skip:], sigmas_all[peaks])]
     if not len(peaks) or count > t.max_fraction * n:
         return []

@@ -26,6 +26,18 @@ def test_same_run_without_the_jump_does_not_diverge(analyze):
     assert finding(d, "divergence") is None and d.status != "failed"
 
 
+@pytest.mark.parametrize("seed", [0, 3])
+def test_a_loss_that_ends_several_times_its_best_diverged_though_its_rise_is_small_next_to_the_initial_drop(analyze, seed):
+    """Adam on digits, lr x45 at step 280: the loss climbs from ~0.03 to 4-6x that and stays (a few % of the
+    drop from 2.8, far below the 25% bar), while val loss climbs too; read as healthy or spikes before."""
+    config = TrainConfig(dataset="digits", depth=2, hidden=64, optimizer="adam", lr=1.2e-3, batch_size=64, steps=700,
+                         lr_jump_step=280, lr_jump_factor=45.0, seed=seed, val_every=25)
+    d = analyze(f"jump-small-rise-{seed}", config)
+    f = finding(d, "divergence")
+    assert d.primary == "divergence" and f.evidence["rise_ratio"] < 0.25
+    assert f.evidence["final_value"] >= 2 * f.evidence["best_value"] and f.evidence["best_step"] <= 300
+
+
 # plain linear regression on raw diabetes targets with an lr past 2/curvature: the MSE grows ~10x a step
 BLOWUP = TrainConfig(dataset="diabetes", depth=0, lr=0.5, batch_size=0, val_every=10)
 
