@@ -59,6 +59,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
                   and rise >= t.min_rise_noise * level_noise)
     if not multiplied and (rise_ratio < t.min_rise_ratio or rise_noise < t.min_rise_noise):
         return []
+    if p.best_step >= p.steps[-max(3, int(np.ceil(0.1 * len(p.values))))]:  # a best inside the final level's own
+        return []  # window (the trend's edge on a noisy loss) is no level the loss rose from
     # where it left the basin: the last trend point near the best before the climb
     after = p.trend_steps >= p.best_step
     up = after & (p.trend > p.best + 0.25 * rise)

@@ -53,3 +53,12 @@ def test_a_finite_climb_to_1e305_reads_like_a_climb_to_1e250(analyze, detector_s
     loss = detector_store.load("to-1e305").metrics["train_loss"].values
     assert np.all(np.isfinite(loss)) and loss.max() > 1e300  # finite all the way: nothing for nan_inf
     assert (low.primary, {f.pattern for f in low.findings}) == (high.primary, {f.pattern for f in high.findings})
+
+
+def test_a_best_inside_the_final_window_is_no_level_the_loss_rose_from(analyze):
+    """Batch 1 with Adam: the rolling trend's edge, pulled by the last few per-example losses, dips below the final
+    level; the loss never rose from a best, so it is no divergence (was: critical, best at the last step)."""
+    config = TrainConfig(dataset="synthetic", depth=2, hidden=64, optimizer="adam", lr=0.0010374442041590221,
+                         batch_size=1, steps=1120, seed=4112000282, naming="lightning")
+    d = analyze("batch-1-edge", config)
+    assert finding(d, "divergence") is None and d.status != "failed"
