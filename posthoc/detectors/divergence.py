@@ -52,14 +52,18 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     before = p.values[p.steps <= p.best_step]
     noise = noise_sigma(before) if len(before) >= t.min_points else p.noise
     rise_noise = rise / max(noise, 1e-6 * abs(p.best), 1e-300)
-    # two levels, each a median of the last 10% of the points (standard error 1.2533 sigma / sqrt(n)), not one
-    # point: the doubling is tested against their noise
-    level_noise = 1.2533 * max(noise, 1e-300) * np.sqrt(2.0 / max(3, int(np.ceil(0.1 * len(p.values)))))
-    multiplied = (p.natural_zero and p.tail >= t.min_rise_factor * p.best and rise_ratio >= t.min_visible_rise
-                  and rise >= t.min_rise_noise * level_noise)
+    # the doubling compares two levels, each the median of as many points as the final level (the last 10%): the
+    # final one and the one around the best (the trend's minimum is a minimum of noisy values, biased low); their
+    # difference is tested against the medians' standard errors, 1.2533 sigma / sqrt(n) each
+    k = max(3, int(np.ceil(0.1 * len(p.values))))
+    first = max(0, min(int(np.searchsorted(p.steps, p.best_step)) - k // 2, len(p.values) - k))
+    best_level = float(np.median(p.values[first : first + k]))
+    level_rise, level_noise = p.tail - best_level, 1.2533 * max(noise, 1e-300) * np.sqrt(2.0 / k)
+    multiplied = (p.natural_zero and p.tail >= t.min_rise_factor * best_level and level_rise / p.scale >= t.min_visible_rise
+                  and level_rise >= t.min_rise_noise * level_noise)
     if not multiplied and (rise_ratio < t.min_rise_ratio or rise_noise < t.min_rise_noise):
         return []
-    if p.best_step >= p.steps[-max(3, int(np.ceil(0.1 * len(p.values))))]:  # a best inside the final level's own
+    if p.best_step >= p.steps[-k]:  # a best inside the final level's own
         return []  # window (the trend's edge on a noisy loss) is no level the loss rose from
     # where it left the basin: the last trend point near the best before the climb
     after = p.trend_steps >= p.best_step
