@@ -30,7 +30,7 @@ class Thresholds:
     # of the run's gains lost for good. DESIGN: "rising well above its best and not coming back"; healthy
     # corpus runs stay below 0.2 and their rises are within noise (next threshold)
     min_rise_ratio: float = 0.25
-    # a loss bounded by 0 that ends at 2x its best or more lost half of what it had (0.03 -> 0.3 after an lr
+    # a loss bounded by 0 that ends at 2x the level around its best lost half of what it had (0.03 -> 0.3 after an lr
     # jump is a tenth of the progress from 2.8, yet the model is far worse): diverged, if the rise is also a
     # visible share of the progress (a cyclic lr's peaks near a 0.002 floor are not)
     min_rise_factor: float = 2.0
@@ -63,8 +63,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
                   and level_rise >= t.min_rise_noise * level_noise)
     if not multiplied and (rise_ratio < t.min_rise_ratio or rise_noise < t.min_rise_noise):
         return []
-    if p.best_step >= p.steps[-k]:  # a best inside the final level's own
-        return []  # window (the trend's edge on a noisy loss) is no level the loss rose from
+    if p.best_step >= p.steps[-k]:  # a best inside the final level's own window (a noisy loss's trend edge)
+        return []  # is no level the loss rose from
     # where it left the basin: the last trend point near the best before the climb
     after = p.trend_steps >= p.best_step
     up = after & (p.trend > p.best + 0.25 * rise)
