@@ -2,8 +2,9 @@
 
 Findings are ordered by severity, then first step, then confidence. Status: failed if any critical,
 warning if any warning, inconclusive when the run logged too little for any training-loss check to judge,
-else healthy. Primary: the earliest link of a causal chain (CAUSES), else the most severe and most
-confident finding; findings that restate another's symptom are dropped first (SUPPRESSED_BY).
+else healthy. Primary: the earliest link of a causal chain (CAUSES), else the most severe finding, a state the
+run ends in before an event it recovered from (TRANSIENT), then the most confident; findings that restate
+another's symptom are dropped first (SUPPRESSED_BY).
 """
 
 from __future__ import annotations
@@ -227,14 +228,21 @@ def _grew_into(nan: Finding, ratio: float = 10.0) -> bool:
     return any(g is not None and abs(g) >= ratio for g in growth)
 
 
+# Events the run recovered from: at equal severity, a state the run ends in (overfit, stalled, diverged) costs the
+# delivered model more, so it is the primary; the events stay among the findings
+TRANSIENT = ("loss_spikes",)
+
+
 def primary_of(findings: tuple[Finding, ...], span: int = 0) -> str:
-    """The earliest link of a causal chain, else the most severe and most confident finding."""
+    """The earliest link of a causal chain, else the most severe finding, a lasting state before a recovered
+    event, then the most confident."""
     candidates = [f for f in findings if f.severity in ("critical", "warning")]
     if not candidates:
         return "healthy"
     effects = {effect.pattern for cause in candidates for effect in candidates if causes(cause, effect, span)}
     roots = [f for f in candidates if f.pattern not in effects] or candidates
-    return min(roots, key=lambda f: (-SEVERITY_RANK[f.severity], -f.confidence, f.step_start or 0)).pattern
+    return min(roots, key=lambda f: (-SEVERITY_RANK[f.severity], f.pattern in TRANSIENT, -f.confidence,
+                                     f.step_start or 0)).pattern
 
 
 def check_config(config: Config) -> Config:

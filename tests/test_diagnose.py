@@ -54,3 +54,15 @@ def test_healthy_warmup_cosine_run_is_healthy(analyze):
     d = analyze("warm", config)
     assert (d.status, d.primary, d.findings) == ("healthy", "healthy", ())
     assert d.roles["train_loss"] == "loss" and d.roles["lr"] == "learning_rate"
+
+
+def test_an_overfit_run_with_a_few_bad_batches_is_overfitting_first(analyze):
+    """Two problems, neither causing the other: the spikes it recovered from stay among the findings, but the
+    overfit state it ended in is the primary, however confident the spike finding is."""
+    config = TrainConfig(dataset="digits", depth=1, hidden=128, train_subset=100, label_noise=0.2, optimizer="adam",
+                         lr=2e-3, steps=1500, batch_size=32, corrupt_steps=(400, 401, 800, 801, 1100, 1101),
+                         corrupt_mode="labels", corrupt_scale=8.0, val_every=25, seed=0)
+    d = analyze("overfit-with-spikes", config)
+    spikes, overfit = (next(f for f in d.findings if f.pattern == p) for p in ("loss_spikes", "overfitting"))
+    assert spikes.severity == overfit.severity == "warning" and spikes.confidence > overfit.confidence
+    assert d.primary == "overfitting"
