@@ -24,6 +24,7 @@ LARGE_EFFECT = 0.8
 # prior of a 3-class set removes ~2% (wine: ln 3 = 1.099 to 1.08). 5% is our practical-significance floor (a
 # choice, not a published value), under any drop a user would call progress.
 MIN_REMOVED = 0.05
+TAIL_FRACTION = 0.10  # Profile.tail: the median of this last fraction of the points
 MAX_POINTS = 400  # long series are reduced to this many bucket medians before shape statistics
 LATE_FRACTION = 0.3  # Profile.late_share: the share of the net drop made in this last fraction of the run
 
@@ -142,9 +143,14 @@ def apart_from_tail(scores: np.ndarray, heights: np.ndarray, max_ratio: float = 
     return beyond_half <= max_ratio * beyond
 
 
+def edge_count(n: int, fraction: float, min_points: int = 3) -> int:
+    """How many points an edge level takes: `fraction` of `n`, at least `min_points`."""
+    return max(min_points, int(np.ceil(fraction * n)))
+
+
 def edge_level(values: np.ndarray, fraction: float, last: bool, min_points: int = 3) -> float:
     """Median of the first (or last) `fraction` of the points, at least `min_points` of them."""
-    k = max(min_points, int(np.ceil(fraction * len(values))))
+    k = edge_count(len(values), fraction, min_points)
     part = values[-k:] if last else values[:k]
     return float(np.median(part)) if len(part) else float("nan")
 
@@ -232,7 +238,7 @@ def _profile(series: Series, min_points: int) -> Profile | None:
     trend = rolling_median(b_values, window)
     best_index = int(np.argmin(trend))
     head = edge_level(values, 0.005, last=False)  # the initial loss, before the first fast drop
-    tail = edge_level(values, 0.10, last=True)
+    tail = edge_level(values, TAIL_FRACTION, last=True)
     best = float(trend[best_index])
     noise = noise_sigma(values)
     resid_raw = values - np.interp(steps, b_steps, trend)

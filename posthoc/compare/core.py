@@ -41,7 +41,8 @@ def compare(runs: list[Run], diagnoses: list[Diagnosis] | dict[str, Diagnosis] |
     `ignore` sets params aside (as `ignore_params` in config does); `keep` overrides a wrong identifier guess;
     `importance` False skips the random-forest ranking (and scikit-learn's import, most of a cold start)."""
     config = config or Config()
-    runs, tests = _set_aside_tests(runs, diagnoses)
+    by_id = diagnoses if isinstance(diagnoses, dict) else {d.run.run_id: d for d in diagnoses or ()}
+    runs, tests = _set_aside_tests(runs, by_id)
     mode = mode or default_mode(target)
     use_val = target is None and any_val_loss(runs, config.roles)
     outcomes = [run_outcome(r, target, mode, config.roles, use_val) for r in runs]
@@ -51,7 +52,7 @@ def compare(runs: list[Run], diagnoses: list[Diagnosis] | dict[str, Diagnosis] |
     target_label, statistic = _target_label(outcomes, target)
     table = encode_params(runs, config.replicate_params, (*config.ignore_params, *ignore), keep)
     grouping = Grouping([table.codes[members[0]] for members in table.factors], len(runs))
-    data = _Data(y, failed, missing, grouping.full, _pattern_matrix(runs, diagnoses), [r.run_id for r in runs])
+    data = _Data(y, failed, missing, grouping.full, _pattern_matrix(runs, by_id), [r.run_id for r in runs])
     global_noise = _pooled_std(y, grouping.full)
     result = []
     for index, members in enumerate(table.factors):
@@ -241,11 +242,10 @@ class _Data:
     run_ids: list[str]
 
 
-def _pattern_matrix(runs, diagnoses) -> tuple[list[str], np.ndarray] | None:
+def _pattern_matrix(runs, by_id: dict[str, Diagnosis]) -> tuple[list[str], np.ndarray] | None:
     """run × pattern → 1 when the run's diagnosis holds that pattern (or is healthy); names in first-seen order."""
-    if not diagnoses:
+    if not by_id:
         return None
-    by_id = diagnoses if isinstance(diagnoses, dict) else {d.run.run_id: d for d in diagnoses}
     rows = []
     for r in runs:
         d = by_id.get(r.run_id)
@@ -415,12 +415,9 @@ def _target_label(outcomes, target: str | None) -> tuple[str, str]:
     return ("val_loss" if statistic == "best" else "train_loss"), statistic  # keys differ by logger
 
 
-def _set_aside_tests(runs: list[Run], diagnoses) -> tuple[list[Run], list[str]]:
+def _set_aside_tests(runs: list[Run], by_id: dict[str, Diagnosis]) -> tuple[list[Run], list[str]]:
     """Runs that are LR range tests or one-batch tests, not trainings: their lr or data size is a probe, not a
     setting (an lr of 1e-7 is where a range test starts), so they are left out and named in a warning."""
-    if not diagnoses:
-        return runs, []
-    by_id = diagnoses if isinstance(diagnoses, dict) else {d.run.run_id: d for d in diagnoses}
     tests = {r.run_id: by_id[r.run_id].kind for r in runs if r.run_id in by_id and by_id[r.run_id].kind != TRAINING}
     if not tests:
         return runs, []

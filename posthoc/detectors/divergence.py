@@ -18,7 +18,7 @@ import numpy as np
 from posthoc.detectors.base import finding, fmt, lr_advice, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import noise_sigma, profile, ramp
+from posthoc.signal import TAIL_FRACTION, edge_count, noise_sigma, profile, ramp
 
 PATTERN, SEVERITY = "divergence", "critical"
 REQUIRES: tuple[str, ...] = ("train_loss",)
@@ -55,7 +55,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     # the doubling compares two levels, each the median of as many points as the final level (the last 10%): the
     # final one and the one around the best (the trend's minimum is a minimum of noisy values, biased low); their
     # difference is tested against the medians' standard errors, 1.2533 sigma / sqrt(n) each
-    k = max(3, int(np.ceil(0.1 * len(p.values))))
+    k = edge_count(len(p.values), TAIL_FRACTION)
     first = max(0, min(int(np.searchsorted(p.steps, p.best_step)) - k // 2, len(p.values) - k))
     best_level = float(np.median(p.values[first : first + k]))
     level_rise, level_noise = p.tail - best_level, 1.2533 * max(noise, 1e-300) * np.sqrt(2.0 / k)
