@@ -349,6 +349,20 @@ def periodicity(values: np.ndarray, sigma: float | None = None) -> tuple[float, 
     return len(x) / (peak + 1), g, g > 1 - (0.01 / m) ** (1 / max(m - 1, 1))
 
 
+def quantile_skewness(values: np.ndarray, tail: float = 0.05) -> float:
+    """Hinkley's (1975) quantile skewness: how much farther the upper `tail` quantile stands from the median
+    than the lower one, in (-1, 1); 0 for symmetric noise, 1/3 when the upper tail is twice the lower."""
+    if len(values) < 3:
+        return 0.0
+    low, mid, high = np.quantile(values, [tail, 0.5, 1 - tail])
+    return float((high + low - 2 * mid) / (high - low)) if high > low else 0.0
+
+
+def residuals(p: Profile) -> np.ndarray:
+    """Each value minus the rolling-median trend at its step: the swings and noise around the trend."""
+    return p.values - np.interp(p.steps, p.trend_steps, p.trend)
+
+
 def burst_fraction(values: np.ndarray, sigma: float | None = None) -> float:
     """Share of points more than 3 robust sigmas from the median: 0.27% for Gaussian noise, more in bursts."""
     sigma = robust_sigma(values) if sigma is None else sigma
@@ -393,7 +407,7 @@ def swings(p: Profile, cycle_steps: float | None = None) -> Swings:
     """Swings around the trend; under a cyclic lr (`cycle_steps`, see lr_cycle) the swing and the progress are
     measured between equal phases of the first and last cycles instead (cycle_progress)."""
     n = len(p.values)
-    resid = p.values - np.interp(p.steps, p.trend_steps, p.trend)
+    resid = residuals(p)
     late, swing = resid[n // 2 :], robust_sigma(resid[n // 2 :])
     progress = max(float(np.median(p.values[n // 10 : max(3 * n // 10, n // 10 + 1)])) - p.tail, 0.0)
     clipped = np.clip(late, np.median(late) - 3 * swing, np.median(late) + 3 * swing)

@@ -12,6 +12,7 @@ from posthoc.signal import (
     noise_sigma,
     periodicity,
     profile,
+    quantile_skewness,
     rolling_median,
 )
 
@@ -50,6 +51,16 @@ def test_profile_is_shift_and_scale_free():
     assert abs(a.range / a.scale - b.range / b.scale) < 1e-9
     assert abs((a.tail - a.best) / a.scale - (b.tail - b.best) / b.scale) < 1e-9
     assert a.best_step == b.best_step
+
+
+def test_quantile_skewness_tells_a_few_examples_from_a_large_batch():
+    # the mean of B exponential per-example losses: skewed for 1-2 examples, near-symmetric for 16 (CLT)
+    rng = np.random.default_rng(3)
+    one, two, sixteen = (rng.gamma(b, 1 / b, 20_000) for b in (1, 2, 16))
+    assert abs(quantile_skewness(rng.normal(size=20_000))) < 0.05
+    assert quantile_skewness(one) > quantile_skewness(two) > 1 / 3 > 0.2 > quantile_skewness(sixteen)
+    assert abs(quantile_skewness(1000 * one - 5) - quantile_skewness(one)) < 1e-9  # shift- and scale-free
+    assert quantile_skewness(np.ones(10)) == 0.0
 
 
 def test_autocorrelation_tells_structured_swings_from_noise():

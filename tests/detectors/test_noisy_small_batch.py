@@ -32,3 +32,20 @@ def test_batch_noise_that_dwarfs_the_progress_is_not_oscillation(analyze, config
     # per-example losses swing far more than the run still gains, but independently from step to step
     d = analyze(f"white-{config.optimizer}", config)
     assert d.primary == "noisy_small_batch" and finding(d, "oscillation") is None
+
+
+def test_small_batch_noise_below_the_level_is_noisy_while_the_loss_sits_far_above_its_floor(analyze):
+    # batch 4 on a loss that stays well above 0: each step's noise is just under the level, skewed and white
+    config = TrainConfig(dataset="moons", depth=1, optimizer="adam", lr=6e-4, batch_size=4, steps=760, schedule="cosine",
+                         val_every=25)
+    d = analyze("b4-high", config)
+    f = finding(d, "noisy_small_batch")
+    assert f is not None and d.primary == "noisy_small_batch"
+    assert 0.7 <= f.evidence["noise_to_level"] < 1.0 and f.evidence["skewness"] >= 1 / 3
+
+
+def test_full_batch_swings_that_move_together_are_not_batch_noise(analyze):
+    # full-batch GD past its stable step: swings as large as the level, but periodic and correlated from step to step
+    config = TrainConfig(dataset="moons", depth=0, lr=24.2, batch_size=0, steps=2060, seed=4113000227, val_every=50)
+    d = analyze("gd-swings", config)
+    assert d.primary == "oscillation" and finding(d, "noisy_small_batch") is None
