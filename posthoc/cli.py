@@ -364,7 +364,7 @@ def _write_html(diagnoses, count: int, out: str | None, run_params, experiment_n
 @click.option("--keep", "keep", multiple=True, metavar="PARAM",
               help="Compare on this param even if it looks like an identifier (repeatable).")
 @click.option("--importance/--no-importance", default=True, show_default=True,
-              help="Rank params by random-forest permutation importance (scikit-learn's import is most of a cold start).")
+              help="Rank params by random-forest permutation importance (a coarser view after the comparisons).")
 @store_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]),
               help="text (default on a terminal), json (default when piped) or html (a self-contained report).")

@@ -150,8 +150,8 @@ def cold_seconds(command: list[str]) -> list[float]:
 def bench_cli(counts: list[int], steps: int, store_dir: Path) -> None:
     command = [shutil.which("posthoc") or sys.executable, *([] if shutil.which("posthoc") else ["-m", "posthoc"])]
     python = min(cold_seconds([sys.executable, "-c", "pass"]))
-    sklearn = min(cold_seconds([sys.executable, "-c", "import sklearn.ensemble"])) - python
-    print(f"this machine now: a bare python starts in {python:.2f} s; importing sklearn.ensemble adds {sklearn:.2f} s")
+    numpy = min(cold_seconds([sys.executable, "-c", "import numpy"])) - python
+    print(f"this machine now: a bare python starts in {python:.2f} s; importing numpy adds {numpy:.2f} s")
     for count in counts:
         start = time.perf_counter()
         uri = build_store(store_dir / f"bench-{count}.db", count, steps)

@@ -39,7 +39,7 @@ def compare(runs: list[Run], diagnoses: list[Diagnosis] | dict[str, Diagnosis] |
     """The one-variable-at-a-time comparison of `runs` on `target` (default: best val loss).
 
     `ignore` sets params aside (as `ignore_params` in config does); `keep` overrides a wrong identifier guess;
-    `importance` False skips the random-forest ranking (and scikit-learn's import, most of a cold start)."""
+    `importance` False skips the random-forest ranking."""
     config = config or Config()
     by_id = diagnoses if isinstance(diagnoses, dict) else {d.run.run_id: d for d in diagnoses or ()}
     runs, tests = _set_aside_tests(runs, by_id)

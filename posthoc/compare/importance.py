@@ -1,6 +1,6 @@
 """The coarse whole-experiment view: which params the outcome depends on, by random-forest permutation
-importance and Spearman rank correlation. It shows association, not controlled differences, so it comes
-second to the one-variable comparisons, and with a warning when there are too few runs to trust it.
+importance (the forest of trees.py) and Spearman rank correlation. It shows association, not controlled
+differences, so it comes second to the one-variable comparisons, with a warning when there are too few runs.
 Params that move together are one column (named by the first, the others in `moves_with`): a forest
 would split their importance at random between copies of the same column."""
 
@@ -10,6 +10,7 @@ import numpy as np
 
 from posthoc.compare.params import numeric
 from posthoc.compare.result import Importance
+from posthoc.compare.trees import fit_forest
 
 MIN_RUNS = 8  # below this a forest memorizes the runs: no ranking at all
 RUNS_PER_PARAM = 5  # a common rule of thumb for tree-ensemble importance on small tables
@@ -36,10 +37,7 @@ def rank_importance(y: np.ndarray, missing: np.ndarray, table, mode: str) -> tup
     if np.ptp(y) == 0:
         return ([Importance(m[0], 0.0, 0.0, None, m[1:]) for m in factors],
                 warnings + ["the outcome is the same in every run"])
-    from sklearn.ensemble import RandomForestRegressor
-
-    forest = RandomForestRegressor(n_estimators=40, min_samples_leaf=2, random_state=0, n_jobs=1).fit(x, y)
-    drops = permutation_drops(forest.predict, x, y)
+    drops = permutation_drops(fit_forest(x, y).predict, x, y)
     out = []
     for i, members in enumerate(factors):
         ordered = all(numeric(v) is not None for v in table.levels[members[0]])
