@@ -24,7 +24,11 @@ LARGE_EFFECT = 0.8
 # prior of a 3-class set removes ~2% (wine: ln 3 = 1.099 to 1.08). 5% is our practical-significance floor (a
 # choice, not a published value), under any drop a user would call progress.
 MIN_REMOVED = 0.05
+HEAD_FRACTION = 0.005  # Profile.head: the median of this first fraction of the points (the loss before it drops)
 TAIL_FRACTION = 0.10  # Profile.tail: the median of this last fraction of the points
+# the median of k normal points has standard error sqrt(pi / 2) * sigma / sqrt(k) (its asymptotic efficiency 2/pi)
+MEDIAN_SE = float(np.sqrt(np.pi / 2))
+SIGNIFICANT = 2.0  # a difference beyond 2 standard errors: two-sided p < 0.05
 MAX_POINTS = 400  # long series are reduced to this many bucket medians before shape statistics
 LATE_FRACTION = 0.3  # Profile.late_share: the share of the net drop made in this last fraction of the run
 
@@ -199,9 +203,27 @@ class Profile:
 
     @property
     def unmoved(self) -> bool:
-        """Ended where it started: within MIN_REMOVED of its initial level when the loss has a natural zero (a
-        batch-of-1 run that removed 40% can sit within one point's noise), else within its noise."""
-        return abs(self.removed) < MIN_REMOVED if self.natural_zero else abs(self.drop_sigmas) <= LARGE_EFFECT
+        """Ended where it started: with a natural zero, removed under MIN_REMOVED of its initial level (a batch-of-1
+        run that removed 40% can sit within one point's noise) without a significant rise (a rise is divergence's),
+        else within its noise."""
+        if not self.natural_zero:
+            return abs(self.drop_sigmas) <= LARGE_EFFECT
+        return self.removed < MIN_REMOVED and self.tail - self.head <= SIGNIFICANT * self.drop_se  # no real rise
+
+    @property
+    def drop_se(self) -> float:
+        """Standard error of head - tail, two medians of the point noise."""
+        n = len(self.values)
+        return MEDIAN_SE * self.noise * float(np.sqrt(1 / edge_count(n, HEAD_FRACTION) + 1 / edge_count(n, TAIL_FRACTION)))
+
+    def still_falling(self, min_pace: float) -> bool:
+        """The last third's median is below the middle third's by SIGNIFICANT standard errors of a median and by at
+        least `min_pace` of a straight line's share of the net drop. Thirds are long, so even a batch-of-1 run's
+        levels are sharp where its first few points are not."""
+        parts = np.array_split(self.values, 3)
+        fall = float(np.median(parts[1]) - np.median(parts[2]))
+        se = MEDIAN_SE * self.noise * float(np.sqrt(2 / max(len(parts[2]), 1)))
+        return fall > max(SIGNIFICANT * se, self.rounding) and 3 * fall >= min_pace * (self.head - self.tail)
 
     @property
     def unmoved_margin(self) -> float:
@@ -237,7 +259,7 @@ def _profile(series: Series, min_points: int) -> Profile | None:
     window = max(3, len(b_values) // 20)
     trend = rolling_median(b_values, window)
     best_index = int(np.argmin(trend))
-    head = edge_level(values, 0.005, last=False)  # the initial loss, before the first fast drop
+    head = edge_level(values, HEAD_FRACTION, last=False)  # the initial loss, before the first fast drop
     tail = edge_level(values, TAIL_FRACTION, last=True)
     best = float(trend[best_index])
     noise = noise_sigma(values)

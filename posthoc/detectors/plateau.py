@@ -1,8 +1,9 @@
 """plateau: the training loss stopped improving (or never started) while still far from converged.
 
 Why it matters: the steps of a stall are wasted (an lr far too low, saturated units, a saddle, a schedule that
-decayed too early). `kind`: never_learned (net drop under 5% of a loss bounded by 0, else within its noise),
-too_slow (removed under half its initial loss, still falling at its average rate), lr_collapsed (the lr sat near
+decayed too early). `kind`: never_learned (net drop under 5% of a loss bounded by 0 and no significant rise,
+else within its noise), too_slow (removed under half its initial loss, its last third still falling at its average
+rate), lr_collapsed (the lr sat near
 0 for a long window while the loss was high, or fell again after), stalled (a long flat stretch later escaped).
 Not underfitting (progress that levelled off high) nor vanishing_gradients (the grad norm collapsed: the cause).
 Known false positives: fine-tuning runs that start at their optimum.
@@ -26,9 +27,9 @@ REQUIRES: tuple[str, ...] = ("train_loss",)
 @dataclass(frozen=True)
 class Thresholds:
     max_removed: float = 0.5  # too_slow: removed less than half its initial loss
-    # ...and still falling: the last 30% of the run made half a straight line's share of the drop (TFP's
-    # LossNotDecreasing likewise compares the recent decrease with a fraction of the earlier one)
-    min_late_share: float = 0.15
+    # ...and its last third still falls significantly, by half a straight line's share of the net drop (a far too
+    # small lr draws a near-straight line; TFP's LossNotDecreasing also compares recent and earlier decreases)
+    min_pace: float = 0.5
     min_length: float = 0.25  # a stall covers at least this fraction of the logged steps
     band: float = 0.05  # the smoothed loss stays within this fraction of the progress made (plus trend noise)
     min_later_drop: float = 0.8  # a stall was escaped by most (80%) of all the progress the run made
@@ -60,9 +61,9 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     steps, span = p.trend_steps, max(int(p.trend_steps[-1] - p.trend_steps[0]), 1)
     lr_ratio, window = low_window(lr, t.lr_collapse)
     start, end, later_drop = 0, len(steps) - 1, 0.0
-    if p.unmoved:  # ended where it started: within 5% of a loss bounded by 0, else within its noise
+    if p.unmoved:
         kind, margin = "never_learned", p.unmoved_margin
-    elif p.removed < t.max_removed and p.late_share >= t.min_late_share:
+    elif p.removed < t.max_removed and p.still_falling(t.min_pace):
         kind, margin = "too_slow", ramp(-p.removed, -t.max_removed, -0.1)
     elif len(p.values) < t.min_points_stall:
         return []

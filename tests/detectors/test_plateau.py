@@ -78,3 +78,31 @@ def test_batch_of_one_run_that_learned_is_not_never_learned(analyze):
     f = finding(d, "plateau")
     assert f is None or f.evidence["kind"] != "never_learned"
     assert d.primary != "plateau" and finding(d, "underfitting") is None
+
+
+CRAWLS = {  # lr far too small (x300 reaches a fraction of the loss): noisy straight lines, each once misread
+    "adam-underfitting": TrainConfig(dataset="synthetic", optimizer="adam", lr=1.4e-6, batch_size=64, steps=2524,
+                                     val_every=50, seed=36),
+    "sgd-healthy": TrainConfig(dataset="iris", lr=1.9e-5, batch_size=64, steps=714, val_every=14, seed=50),
+    "momentum-underfitting": TrainConfig(dataset="synthetic", optimizer="momentum", lr=1.2e-5, batch_size=32,
+                                         steps=1681, log_every=10, val_every=33, seed=35),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CRAWLS))
+def test_noisy_crawl_with_a_far_too_small_lr_is_too_slow(analyze, name):
+    # the net drop is 7-10% of the loss and about one point's noise, so the run's start says little; the medians
+    # of its last two thirds, hundreds of points each, show it still falls at its average rate
+    d = analyze(name, CRAWLS[name])
+    f = finding(d, "plateau")
+    assert f is not None and d.primary == "plateau" and f.evidence["kind"] == "too_slow"
+    assert f.evidence["removed_fraction"] < 0.2 and finding(d, "underfitting") is None
+
+
+def test_noisy_run_that_ended_above_its_start_never_learned(analyze):
+    # Adam at lr 5.6e-7, batch 8: the loss ends 6% above its few-point start, within the start's noise
+    d = analyze("worse", TrainConfig(dataset="wine", optimizer="adam", lr=5.6e-7, batch_size=8, steps=1460,
+                                     val_every=29, seed=41))
+    f = finding(d, "plateau")
+    assert f is not None and d.primary == "plateau" and f.evidence["kind"] == "never_learned"
+    assert f.evidence["removed_fraction"] < 0
