@@ -52,6 +52,9 @@ CAUSES: dict[str, tuple[str, ...]] = {
 }
 PROXIMITY = 0.1  # fraction of the run's logged step span
 SWING_OVER_RISE = 0.25  # oscillation's typical swing over divergence's rise above which the swings dominate
+# swings at least twice as large after the climb as before it (4x the variance) were born with it: an lr jump's new
+# regime, not an oscillation the run already had (an F ratio of 4 is beyond the 1% point for 30+ points a side)
+SWINGS_BORN = 2.0
 # a spike this many typical swings tall is not one of the swings (loss_spikes' own 10-sigma bar): the spikes,
 # and the up-down structure they leave behind, are the story
 SPIKE_OVER_SWING = 10.0
@@ -146,12 +149,8 @@ def _explains(other: Finding, f: Finding) -> bool:
     if (other.pattern, f.pattern) == ("plateau", "underfitting"):  # a run that never converged did not converge high
         return other.evidence.get("kind") in ("never_learned", "too_slow", "lr_collapsed")
     if {other.pattern, f.pattern} == {"divergence", "oscillation"}:
-        # a loss that jumped up and swings around its new level: oscillation when the swings span a good
-        # part of the rise (bounded bouncing), divergence when the level itself is the story
         div, osc = (other, f) if other.pattern == "divergence" else (f, other)
-        rise = (div.evidence.get("final_value") or 0.0) - (div.evidence.get("best_value") or 0.0)
-        swinging = (osc.evidence.get("swing") or 0.0) >= SWING_OVER_RISE * rise
-        return swinging if other.pattern == "oscillation" else not swinging
+        return _swinging(div.evidence, osc.evidence) == (other.pattern == "oscillation")
     if {other.pattern, f.pattern} == {"loss_spikes", "oscillation"}:
         spikes, osc = (other, f) if other.pattern == "loss_spikes" else (f, other)
         height = (spikes.evidence.get("max_spike_value") or 0.0) - (spikes.evidence.get("running_level_at_max") or 0.0)
@@ -159,6 +158,18 @@ def _explains(other: Finding, f: Finding) -> bool:
         tall = spikes.severity != "info" and height >= SPIKE_OVER_SWING * (osc.evidence.get("swing") or 0.0)
         return tall if other.pattern == "loss_spikes" else not tall
     return True
+
+
+def _swinging(div: dict, osc: dict) -> bool:
+    """Whether a loss that rose above its best and swings is oscillating (bounded bouncing) rather than diverged
+    (a new level): it had risen as much before and come back, or its swings, already there before the climb
+    (not born with it: SWINGS_BORN), span a good part of the rise, measured from the level held around the best."""
+    rise = (div.get("final_value") or 0.0) - div.get("best_level", div.get("best_value") or 0.0)
+    if (div.get("earlier_rise") or 0.0) >= rise:
+        return True
+    before, after = div.get("swing_before_best"), div.get("swing_after_rise")
+    born = before is not None and after is not None and after >= SWINGS_BORN * before
+    return not born and (osc.get("swing") or 0.0) >= SWING_OVER_RISE * rise
 
 
 def _order_key(f: Finding):

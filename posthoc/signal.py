@@ -281,6 +281,22 @@ def _profile(series: Series, min_points: int) -> Profile | None:
                    float(drop_sigmas), float(removed), float(late_share))
 
 
+def swings_before_after(p: Profile, best_step: int, start_step: int, min_points: int) -> tuple[float, float] | None:
+    """Robust sigma of the swings around the trend from the end of the initial descent (the first 10%) to
+    `best_step`, and from `start_step` on; None when fewer than `min_points` lie between the first two."""
+    resid, transient, best = residuals(p), len(p.values) // 10, int(np.searchsorted(p.steps, best_step))
+    if best - transient < min_points:
+        return None
+    return robust_sigma(resid[transient:best]), robust_sigma(resid[int(np.searchsorted(p.steps, start_step)) :])
+
+
+def earlier_rise(p: Profile, until_step: int) -> float:
+    """The largest rise the trend made from a running minimum before `until_step` (0 for a steady descent):
+    a rise the loss had already made and come back from is a swing it repeats, not a departure."""
+    trend = p.trend[p.trend_steps <= until_step]
+    return float(np.max(trend - np.minimum.accumulate(trend))) if len(trend) > 1 else 0.0
+
+
 def flat_ends(trend: np.ndarray, tolerance: float) -> np.ndarray:
     """For each start point, the index where the trend first leaves a band of 2 * tolerance (n if never).
 

@@ -18,7 +18,7 @@ import numpy as np
 from posthoc.detectors.base import finding, fmt, lr_advice, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import TAIL_FRACTION, edge_count, noise_sigma, profile, ramp
+from posthoc.signal import TAIL_FRACTION, earlier_rise, edge_count, noise_sigma, profile, ramp, swings_before_after
 
 PATTERN, SEVERITY = "divergence", "critical"
 REQUIRES: tuple[str, ...] = ("train_loss",)
@@ -69,10 +69,15 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     after = p.trend_steps >= p.best_step
     up = after & (p.trend > p.best + 0.25 * rise)
     start_step = int(p.trend_steps[np.argmax(up)]) if up.any() else p.best_step
-    evidence = {"best_step": p.best_step, "best_value": rounded(p.best), "initial_value": rounded(p.head),
-                "final_value": rounded(p.tail), "rise_ratio": rounded(rise_ratio),
+    evidence = {"best_step": p.best_step, "best_value": rounded(p.best), "best_level": rounded(best_level),
+                "initial_value": rounded(p.head), "final_value": rounded(p.tail), "rise_ratio": rounded(rise_ratio),
                 "rise_noise_sigmas": rounded(rise_noise), "final_above_initial": bool(p.tail > p.head),
-                "last_finite_step": int(p.steps[-1])}
+                "last_finite_step": int(p.steps[-1]), "earlier_rise": rounded(earlier_rise(p, p.best_step))}
+    # swings around the trend from the end of the initial descent (10%) to the best, and after the climb: swings
+    # born with the climb are its symptom (diagnose.SWINGS_BORN: an F test, 30+ points a side; and as many as the levels)
+    swings = swings_before_after(p, p.best_step, start_step, max(k, 30))
+    if swings is not None:
+        evidence["swing_before_best"], evidence["swing_after_rise"] = rounded(swings[0]), rounded(swings[1])
     if p.best > 0 and p.tail > 0:
         evidence["rise_orders_of_magnitude"] = rounded(float(np.log10(p.tail / p.best)), 3)
     lr = roles.get("lr")

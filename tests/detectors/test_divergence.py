@@ -38,6 +38,31 @@ def test_a_loss_that_ends_several_times_its_best_diverged_though_its_rise_is_sma
     assert f.evidence["final_value"] >= 2 * f.evidence["best_value"] and f.evidence["best_step"] <= 300
 
 
+def test_swings_born_with_an_lr_jump_are_its_symptom_not_an_oscillation(analyze):
+    """Adam on a tanh net, lr x67 at step 757: the loss leaves its best 0.23 for ~0.63 and swings there 3x as widely
+    as before the jump. The swings span a good part of the rise, but they began with it (was: oscillation)."""
+    config = TrainConfig(dataset="synthetic", depth=2, hidden=64, activation="tanh", optimizer="adam",
+                         lr=0.0015298496337293522, batch_size=64, steps=1340, lr_jump_step=757,
+                         lr_jump_factor=66.95324454839074, seed=4113000348, val_every=50, log_val=False)
+    d = analyze("jump-born-swings", config)
+    f = finding(d, "divergence")
+    assert d.primary == "divergence" and finding(d, "oscillation") is None
+    assert f.evidence["swing_after_rise"] >= 2 * f.evidence["swing_before_best"]
+    assert f.evidence["earlier_rise"] < f.evidence["final_value"] - f.evidence["best_level"]
+
+
+def test_ringing_that_rose_as_much_before_its_best_is_oscillation(analyze):
+    """Momentum 0.99 on iris: the slow waves bottom out at step ~1530 and the loss climbs back ~2.6x; it had risen as
+    much and come back before, so the climb is one more swing."""
+    config = TrainConfig(dataset="iris", depth=0, optimizer="momentum", momentum=0.99, lr=22.77408976310573,
+                         batch_size=0, label_noise=0.10491753976210541, steps=1780, seed=4111000040, val_every=50,
+                         naming="keras", log_lr=False)
+    d = analyze("ringing-rose-before", config)
+    f = finding(d, "oscillation")
+    assert d.primary == "oscillation" and finding(d, "divergence") is None
+    assert f.evidence["mechanism"] == "slow_ringing"
+
+
 # plain linear regression on raw diabetes targets with an lr past 2/curvature: the MSE grows ~10x a step
 BLOWUP = TrainConfig(dataset="diabetes", depth=0, lr=0.5, batch_size=0, val_every=10)
 

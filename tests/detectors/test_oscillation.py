@@ -35,6 +35,17 @@ def test_momentum_099_rings_in_slow_waves(analyze):
     assert any(s.startswith("momentum=0.99: try 0.9") for s in f.suggestions)
 
 
+def test_momentum_ringing_from_the_first_step_is_oscillation_not_a_rise_from_the_initial_point(analyze):
+    """Momentum 0.99 past its stable lr: the loss jumps from 0.9 to ~11 at step 1 and rings around that level.
+    The trend's minimum sits on the first point, a level the loss never held: measured from the level around it
+    (11.2) the final 12.9 is a rise the swings span (was: divergence, 'rose from its best 4.83 at step 0')."""
+    config = TrainConfig(dataset="wine", depth=0, optimizer="momentum", momentum=0.99, lr=29.378811977568304,
+                         batch_size=0, label_noise=0.2606419863038396, steps=1730, seed=4111000007, val_every=100)
+    d = analyze("ringing-from-step-1", config)
+    assert d.primary == "oscillation" and finding(d, "divergence") is None
+    assert finding(d, "oscillation").evidence["mechanism"] == "slow_ringing"
+
+
 def test_a_cyclic_lr_is_a_fault_only_when_the_loss_does_not_progress(analyze):
     stuck = TrainConfig(dataset="moons", depth=0, lr=40.0, schedule="cyclic", decay_steps=60, batch_size=0,
                         label_noise=0.2, steps=720, val_every=20)
