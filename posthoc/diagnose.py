@@ -29,6 +29,7 @@ from posthoc.kinds import (
 )
 from posthoc.model import SEVERITY_RANK, Diagnosis, Finding, Run, Skipped
 from posthoc.roles import ROLES, Roles, resolve_roles
+from posthoc.signal import lr_cycle, phase_locked
 
 # --fail-on LEVEL: the statuses that make the exit code 1. A ladder: each level adds the next-weaker verdict,
 # and `inconclusive` also alerts on runs nobody could judge.
@@ -106,7 +107,8 @@ def diagnose(run: Run, config: Config | None = None, strict: bool = False,
     missing = missing_evidence(run, roles, config)
     if missing is not None:
         findings.append(missing)
-    findings = [f for f in findings if not any(_explains(other, f) for other in findings)]
+    cycle = lr_cycle(roles.get("lr"))
+    findings = [f for f in findings if not any(_explains(other, f, cycle) for other in findings)]
     ordered = tuple(sorted((_mark_order(f, run) for f in findings), key=_order_key))
     status = status_of(ordered)
     return Diagnosis(
@@ -143,7 +145,8 @@ def _mark_order(f: Finding, run: Run) -> Finding:
 
 
 
-def _explains(other: Finding, f: Finding) -> bool:
+def _explains(other: Finding, f: Finding, cycle: float | None = None) -> bool:
+    """Whether `other` explains `f` away (SUPPRESSED_BY); `cycle`: the period of a cyclic lr, in steps, if any."""
     if other.pattern not in SUPPRESSED_BY.get(f.pattern, ()):
         return False
     if (other.pattern, f.pattern) == ("plateau", "underfitting"):  # a run that never converged did not converge high
@@ -154,8 +157,9 @@ def _explains(other: Finding, f: Finding) -> bool:
     if {other.pattern, f.pattern} == {"loss_spikes", "oscillation"}:
         spikes, osc = (other, f) if other.pattern == "loss_spikes" else (f, other)
         height = (spikes.evidence.get("max_spike_value") or 0.0) - (spikes.evidence.get("running_level_at_max") or 0.0)
-        # a lone moderate spike (info) explains nothing
-        tall = spikes.severity != "info" and height >= SPIKE_OVER_SWING * (osc.evidence.get("swing") or 0.0)
+        # a lone moderate spike (info) explains nothing; spikes at one phase of a cyclic lr are its swings' peaks
+        locked = cycle is not None and phase_locked(spikes.evidence.get("spike_steps") or [], cycle)
+        tall = spikes.severity != "info" and height >= SPIKE_OVER_SWING * (osc.evidence.get("swing") or 0.0) and not locked
         return tall if other.pattern == "loss_spikes" else not tall
     return True
 

@@ -473,6 +473,19 @@ def lr_cycle(lr: Series | None) -> float | None:
     return period * float(np.median(np.diff(steps)))
 
 
+def phase_locked(steps: np.ndarray, period_steps: float, alpha: float = 0.01) -> bool:
+    """Whether events at `steps` recur at one phase of a cycle of `period_steps` (a cyclic lr's): one angle per
+    cycle that has any (a burst is one event), 3+ cycles, concentrated beyond Rayleigh's test at `alpha` (Zar's
+    approximation, p = exp(sqrt(1 + 4n + 4(n^2 - R^2)) - (1 + 2n)) for R the resultant of n unit vectors)."""
+    steps = np.asarray(steps, dtype=np.float64)
+    cycles = np.unique(np.floor(steps / period_steps), return_inverse=True)[1]
+    angles = 2 * np.pi * (steps % period_steps) / period_steps
+    per_cycle = np.bincount(cycles, np.cos(angles)) + 1j * np.bincount(cycles, np.sin(angles))
+    n = len(per_cycle)
+    resultant = float(np.abs(np.sum(per_cycle / np.maximum(np.abs(per_cycle), 1e-300))))
+    return n >= 3 and float(np.exp(np.sqrt(1 + 4 * n + 4 * (n * n - resultant**2)) - (1 + 2 * n))) < alpha
+
+
 def cycle_progress(p: Profile, period_steps: float) -> tuple[float, float]:
     """Median loss over the first full cycle minus that over the last (progress between equal phases of a
     cyclic schedule), and the robust sigma of the loss within the last cycle."""

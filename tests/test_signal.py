@@ -11,6 +11,7 @@ from posthoc.signal import (
     lr_cycle,
     noise_sigma,
     periodicity,
+    phase_locked,
     profile,
     quantile_skewness,
     rolling_median,
@@ -106,3 +107,13 @@ def test_a_constant_loss_never_learned_and_a_zero_noise_drop_did():
 def test_profile_reads_a_finite_climb_to_1e305():
     p = profile(series(np.logspace(0, 305, 200)))
     assert p is not None and p.tail > 1e290 and p.best < 10
+
+
+def test_phase_locked_events_recur_at_one_phase_of_the_cycle():
+    locked = np.array([204, 463, 478, 1003, 1010, 1018, 1033, 1292, 1825, 1843])  # near step 200 of each 272
+    assert phase_locked(locked, 272.5)
+    assert not phase_locked(locked, 190.0)  # the same events against another period scatter
+    assert not phase_locked(np.array([5, 255, 505]), 250.0)  # three cycles cannot reach 1% whatever the phase
+    rng = np.random.default_rng(0)
+    chance = np.mean([phase_locked(np.sort(rng.integers(0, 2000, 8)), 250.0) for _ in range(500)])
+    assert chance <= 0.02  # random events pass about as often as the test's 1% level

@@ -46,6 +46,17 @@ def test_momentum_ringing_from_the_first_step_is_oscillation_not_a_rise_from_the
     assert finding(d, "oscillation").evidence["mechanism"] == "slow_ringing"
 
 
+def test_spikes_at_one_phase_of_a_cyclic_lr_are_its_swings_not_bad_batches(analyze):
+    """Full-batch GD whose cyclic lr peaks past the stable step: the loss leaps up near every peak of the 272-step
+    cycle, hundreds of swings tall. Spikes recurring at one phase of the lr cycle (Rayleigh) are the oscillation's,
+    not isolated bad batches (was: loss_spikes)."""
+    config = TrainConfig(dataset="moons", depth=0, optimizer="sgd", lr=36.685547517614935, schedule="cyclic",
+                         decay_steps=136, batch_size=0, steps=2180, seed=4112000084, val_every=50, loss_offset=-2.0)
+    d = analyze("cyclic-peaks", config)
+    assert d.primary == "oscillation" and finding(d, "oscillation").evidence["mechanism"] == "cyclic_lr"
+    assert finding(d, "loss_spikes") is None
+
+
 def test_a_cyclic_lr_is_a_fault_only_when_the_loss_does_not_progress(analyze):
     stuck = TrainConfig(dataset="moons", depth=0, lr=40.0, schedule="cyclic", decay_steps=60, batch_size=0,
                         label_noise=0.2, steps=720, val_every=20)
