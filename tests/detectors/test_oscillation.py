@@ -57,6 +57,16 @@ def test_spikes_at_one_phase_of_a_cyclic_lr_are_its_swings_not_bad_batches(analy
     assert finding(d, "loss_spikes") is None
 
 
+def test_a_cyclic_lr_swings_over_the_part_of_each_cycle_its_peak_drives(analyze):
+    """GD on moons with a cyclic lr past the stable step: in the low-lr half of every cycle the loss sits at its
+    floor, at the peak it leaps. The MAD of the last cycle sees only the floor (the leaps are under half the
+    points), so the swing read as smaller than the progress; the interdecile range sees the cycle (was: spikes)."""
+    config = TrainConfig(dataset="moons", depth=0, optimizer="sgd", lr=45.27313927407785, schedule="cyclic",
+                         decay_steps=130, batch_size=0, steps=1040, seed=4114000106, val_every=10)
+    d = analyze("cyclic-floor-and-leaps", config)
+    assert d.primary == "oscillation" and finding(d, "oscillation").evidence["mechanism"] == "cyclic_lr"
+
+
 def test_a_cyclic_lr_is_a_fault_only_when_the_loss_does_not_progress(analyze):
     stuck = TrainConfig(dataset="moons", depth=0, lr=40.0, schedule="cyclic", decay_steps=60, batch_size=0,
                         label_noise=0.2, steps=720, val_every=20)
