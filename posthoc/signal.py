@@ -202,12 +202,21 @@ class Profile:
         return self.drop_sigmas > LARGE_EFFECT and not (self.natural_zero and self.removed < MIN_REMOVED)
 
     @property
+    def opening(self) -> float:
+        """Median of the first TAIL_FRACTION of the points, as `tail` is of the last: the start of a run whose few
+        first points (`head`) one example per step scatters."""
+        return edge_level(self.values, TAIL_FRACTION, last=False)
+
+    @property
     def unmoved(self) -> bool:
         """Ended where it started: with a natural zero, removed under MIN_REMOVED of its initial level (a batch-of-1
         run that removed 40% can sit within one point's noise) without a significant rise (a rise is divergence's),
-        else within its noise."""
+        else within its noise, unless its first TAIL_FRACTION sits SIGNIFICANT standard errors above its last (a
+        batch-of-1 run's few initial points can hide a clear fall)."""
         if not self.natural_zero:
-            return abs(self.drop_sigmas) <= LARGE_EFFECT
+            k = edge_count(len(self.values), TAIL_FRACTION)
+            fell = self.opening - self.tail > SIGNIFICANT * MEDIAN_SE * self.noise * np.sqrt(2 / k)
+            return abs(self.drop_sigmas) <= LARGE_EFFECT and not fell
         return self.removed < MIN_REMOVED and self.tail - self.head <= SIGNIFICANT * self.drop_se  # no real rise
 
     @property

@@ -60,11 +60,12 @@ def measure(run: Run, roles: Roles, t: Thresholds) -> dict | None:
     late_noise = noise_sigma(p.values[half:])  # the initial descent is trend, not noise
     level = max(p.late_level - p.floor, 1e-300)
     within_noise = min(t.trend_sigmas * p.trend_noise, max(p.tail - p.best, 0.0))
+    start = max(p.head, p.opening)  # a batch of 1 scatters the first few points
     s = swings(p)
     return {"profile": p, "noise": late_noise / level, "late_noise": late_noise, "level_share": level / p.scale,
             "skewness": quantile_skewness(residuals(p)[half:]), "periodic": s.periodic,
             "white": s.swing_autocorrelation < max(t.max_wave, autocorrelation_bound(len(p.values) - half)),
-            "progress": (p.head - p.tail + within_noise) / p.scale}
+            "progress": (start - p.tail + within_noise) / max(p.scale, start - p.best), "start": start}
 
 
 def noisy(m: dict, t: Thresholds) -> bool:
@@ -90,7 +91,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         evidence["batch_size"] = batch[1]
     confidence = 0.55 + 0.45 * ramp(m["noise"], t.min_noise_far_from_floor, 3 * t.min_noise_to_level)
     message = (f"{key} jumps by ±{fmt(m['late_noise'])} between logged steps, {fmt(m['noise'])}x its typical distance "
-               f"from the best value, while its trend still falls ({fmt(p.head)} to {fmt(p.tail)})")
+               f"from the best value, while its trend still falls ({fmt(m['start'])} to {fmt(p.tail)})")
     suggestions = [f"{batch[0]}={fmt(batch[1])}: try {fmt(batch[1] * 4)}–{fmt(batch[1] * 8)}, or accumulate gradients "
                    "over 4–8 steps" if batch is not None else "use a larger batch, or accumulate gradients over several steps",
                    "lower the learning rate (linear scaling rule: lr proportional to batch size)",

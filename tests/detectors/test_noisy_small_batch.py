@@ -49,3 +49,13 @@ def test_full_batch_swings_that_move_together_are_not_batch_noise(analyze):
     config = TrainConfig(dataset="moons", depth=0, lr=24.2, batch_size=0, steps=2060, seed=4113000227, val_every=50)
     d = analyze("gd-swings", config)
     assert d.primary == "oscillation" and finding(d, "noisy_small_batch") is None
+
+
+def test_trend_is_read_from_the_first_tenth_when_one_example_per_step_scatters_the_first_points(analyze):
+    # an NLL-like offset loss, batch 1: its first 3 points happen to sit low, the first tenth's median does not
+    config = TrainConfig(dataset="moons", optimizer="sgd", lr=0.0155, batch_size=1, steps=470, schedule="cosine",
+                         label_noise=0.05, loss_offset=-2.0, seed=4111000392, val_every=25)
+    d = analyze("b1-low-start", config)
+    f = finding(d, "noisy_small_batch")
+    assert f is not None and d.primary == "noisy_small_batch" and finding(d, "plateau") is None
+    assert f.evidence["initial_value"] < f.evidence["final_value"] + f.evidence["noise_sigma"]  # the few first points

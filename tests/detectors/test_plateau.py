@@ -106,3 +106,19 @@ def test_noisy_run_that_ended_above_its_start_never_learned(analyze):
     f = finding(d, "plateau")
     assert f is not None and d.primary == "plateau" and f.evidence["kind"] == "never_learned"
     assert f.evidence["removed_fraction"] < 0
+
+
+def test_batch_of_one_run_with_an_offset_loss_that_fell_is_not_never_learned(analyze):
+    # a loss with no natural zero (an NLL-like offset) judged on its noise: one example per step scatters the first
+    # points over the whole fall, yet the first 10% sit far above the last 10%, many standard errors of two medians
+    config = TrainConfig(dataset="synthetic", depth=1, optimizer="momentum", lr=0.0019, batch_size=1, steps=1750,
+                         schedule="warmup", warmup_steps=87, label_noise=0.1, loss_offset=-2.0, val_every=50,
+                         seed=4113000227)
+    d = analyze("offset-batch-of-one", config)
+    assert finding(d, "plateau") is None and d.primary == "noisy_small_batch"
+
+
+def test_stuck_run_with_an_offset_loss_never_learned(analyze):
+    d = analyze("stuck-offset", replace(STUCK, loss_offset=-2.0))
+    f = finding(d, "plateau")
+    assert f is not None and f.evidence["kind"] == "never_learned" and d.primary == "plateau"
