@@ -53,9 +53,6 @@ CAUSES: dict[str, tuple[str, ...]] = {
 }
 PROXIMITY = 0.1  # fraction of the run's logged step span
 SWING_OVER_RISE = 0.25  # oscillation's typical swing over divergence's rise above which the swings dominate
-# swings at least twice as large after the climb as before it (4x the variance) were born with it: an lr jump's new
-# regime, not an oscillation the run already had (an F ratio of 4 is beyond the 1% point for 30+ points a side)
-SWINGS_BORN = 2.0
 # a spike this many typical swings tall is not one of the swings (loss_spikes' own 10-sigma bar): the spikes,
 # and the up-down structure they leave behind, are the story
 SPIKE_OVER_SWING = 10.0
@@ -167,13 +164,12 @@ def _explains(other: Finding, f: Finding, cycle: float | None = None) -> bool:
 def _swinging(div: dict, osc: dict) -> bool:
     """Whether a loss that rose above its best and swings is oscillating (bounded bouncing) rather than diverged
     (a new level): it had risen as much before and come back, or its swings, already there before the climb
-    (not born with it: SWINGS_BORN), span a good part of the rise, measured from the level held around the best."""
+    (not born with it: divergence's swing growth), span a good part of the rise, measured from the level held around
+    the best."""
     rise = (div.get("final_value") or 0.0) - div.get("best_level", div.get("best_value") or 0.0)
     if (div.get("earlier_rise") or 0.0) >= rise:
         return True
-    before, after = div.get("swing_before_best"), div.get("swing_after_rise")
-    born = before is not None and after is not None and after >= SWINGS_BORN * before
-    return not born and (osc.get("swing") or 0.0) >= SWING_OVER_RISE * rise
+    return not div.get("swings_born_with_rise") and (osc.get("swing") or 0.0) >= SWING_OVER_RISE * rise
 
 
 def _order_key(f: Finding):

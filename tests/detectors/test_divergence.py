@@ -47,8 +47,21 @@ def test_swings_born_with_an_lr_jump_are_its_symptom_not_an_oscillation(analyze)
     d = analyze("jump-born-swings", config)
     f = finding(d, "divergence")
     assert d.primary == "divergence" and finding(d, "oscillation") is None
-    assert f.evidence["swing_after_rise"] >= 2 * f.evidence["swing_before_best"]
+    assert f.evidence["swings_born_with_rise"] and f.evidence["swing_after_rise"] >= 2 * f.evidence["swing_before_best"]
     assert f.evidence["earlier_rise"] < f.evidence["final_value"] - f.evidence["best_level"]
+
+
+def test_a_loss_without_a_natural_zero_diverged_when_it_rose_and_its_swings_grew_at_once(analyze):
+    """Adam on digits, lr x48 at step 251, the loss logged shifted by -5 (no natural zero: 'twice the best' means
+    nothing). The level rises 40+ standard errors above the one around its best and the swings around it grow
+    4x at the same point: a new regime (was: loss_spikes, its worst batches read as isolated spikes)."""
+    config = TrainConfig(dataset="digits", depth=2, hidden=32, optimizer="adam", lr=0.00175503175884765, batch_size=64,
+                         steps=730, lr_jump_step=251, lr_jump_factor=47.74437986456924, seed=4113000216, val_every=50,
+                         loss_offset=-5.0)
+    d = analyze("jump-offset-loss", config)
+    f = finding(d, "divergence")
+    assert d.primary == "divergence" and f.evidence["swings_born_with_rise"]
+    assert f.evidence["best_level"] < f.evidence["final_value"] < 0  # below zero: the doubling test does not apply
 
 
 def test_ringing_that_rose_as_much_before_its_best_is_oscillation(analyze):
