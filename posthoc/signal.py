@@ -19,6 +19,7 @@ MAD_TO_SIGMA = 1.4826  # MAD of a normal sample times this estimates its standar
 # Cohen's d of 0.8 is the conventional "large effect": a run whose net drop is smaller than 0.8 sigmas of its
 # own batch-to-batch noise has not measurably learned
 LARGE_EFFECT = 0.8
+SMALL_EFFECT = 0.02  # Cohen's small effect for a share of variance explained (f^2 = 0.02)
 # ...and a loss with a natural zero that removed under 5% of its initial level has not practically learned either,
 # however smooth the curve (a full-batch run's noise is ~0, so any drift is many sigmas): fitting only the class
 # prior of a 3-class set removes ~2% (wine: ln 3 = 1.099 to 1.08). 5% is our practical-significance floor (a
@@ -379,7 +380,9 @@ def ramping_up(series: Series | None, at_steps: np.ndarray) -> np.ndarray:
 
 def periodicity(values: np.ndarray, sigma: float | None = None) -> tuple[float, float, bool]:
     """Dominant period (in points), Fisher's g (the periodogram peak's share of all power) and whether g is
-    significant at 1% against white noise: P(g > x) ~ m(1 - x)^(m - 1) for m frequencies (Fisher 1929).
+    significant at 1% against white noise: P(g > x) ~ m(1 - x)^(m - 1) for m frequencies (Fisher 1929), and a
+    small effect at least (g >= 0.02, Cohen's f^2 = 0.02): on a long series the test alone finds periods too
+    faint to see, such as the tilt toward the Nyquist frequency of batch noise drawn without replacement.
 
     Winsorized at 4 robust sigmas (`sigma`, when already measured) first, so one spike is not read as a period."""
     sigma = robust_sigma(values) if sigma is None else sigma
@@ -393,7 +396,7 @@ def periodicity(values: np.ndarray, sigma: float | None = None) -> tuple[float, 
         return float("inf"), 0.0, False
     peak, m = int(np.argmax(power)), len(power)
     g = float(power[peak] / total)
-    return len(x) / (peak + 1), g, g > 1 - (0.01 / m) ** (1 / max(m - 1, 1))
+    return len(x) / (peak + 1), g, g > max(1 - (0.01 / m) ** (1 / max(m - 1, 1)), SMALL_EFFECT)
 
 
 def quantile_skewness(values: np.ndarray, tail: float = 0.05) -> float:

@@ -94,3 +94,13 @@ def test_rmsprop_past_its_stable_lr_bounces_even_with_a_lone_spike(analyze):
     d = analyze("rmsprop-bounce", config)
     f = finding(d, "oscillation")
     assert d.primary == "oscillation" and f.evidence["period_points"] <= 12
+
+
+def test_faint_period_in_a_long_healthy_runs_batch_noise_is_not_oscillation(analyze):
+    # 17,220 steps: over 4,300 frequencies the white-noise test passes a period-2 peak holding 0.3% of the power
+    # (batches drawn without replacement tilt the noise toward the Nyquist frequency), far below a visible swing
+    config = TrainConfig(dataset="moons", depth=1, hidden=16, optimizer="momentum", lr=0.016856635520351264,
+                         schedule="warmup_cosine", warmup_steps=861, batch_size=64, steps=17220, weight_decay=1e-4,
+                         grad_clip=5.0, seed=4114001052, val_every=200)
+    d = analyze("long-healthy", config)
+    assert finding(d, "oscillation") is None and d.status == "healthy"
