@@ -441,7 +441,7 @@ class Swings:
     field names are the oscillation finding's evidence keys."""
 
     swing: float  # robust sigma of the values around the rolling-median trend
-    net_progress_after_transient: float  # median of 10-30% of the run minus the final level
+    net_progress_after_transient: float  # median of 10-30% of the run minus the final level, at most head - tail
     relative_swing: float  # swing over the late level's distance from the lowest value seen (shift-free "large")
     persistence_ratio: float  # swing in the last quarter over the swing in the second quarter
     swing_autocorrelation: float  # lag-1, winsorized at 3 swings (a burst of spikes cannot pose as structure)
@@ -459,7 +459,7 @@ def swings(p: Profile, cycle_steps: float | None = None) -> Swings:
     n = len(p.values)
     resid = residuals(p)
     late, swing = resid[n // 2 :], robust_sigma(resid[n // 2 :])
-    progress = max(float(np.median(p.values[n // 10 : max(3 * n // 10, n // 10 + 1)])) - p.tail, 0.0)
+    progress = float(np.median(p.values[n // 10 : max(3 * n // 10, n // 10 + 1)])) - p.tail
     clipped = np.clip(late, np.median(late) - 3 * swing, np.median(late) + 3 * swing)
     period, g, periodic = periodicity(late, swing)
     # the trend is a rolling median over ~5% of the run: a slower period is drift it only partly removed
@@ -467,7 +467,9 @@ def swings(p: Profile, cycle_steps: float | None = None) -> Swings:
     periodic = periodic and period <= len(late) / 10
     if cycle_steps is not None:
         progress, swing = cycle_progress(p, cycle_steps)
-    return Swings(swing, max(progress, 0.0), swing / max(p.late_level - p.floor, 1e-300),
+    # never more than the run's own net drop: a loss that first rose (a cyclic peak, a bad start) and came back
+    # made no progress
+    return Swings(swing, max(min(progress, p.head - p.tail), 0.0), swing / max(p.late_level - p.floor, 1e-300),
                   robust_sigma(resid[3 * n // 4 :]) / max(robust_sigma(resid[n // 4 : n // 2]), 1e-300),
                   autocorrelation(clipped), period, g, periodic, burst_fraction(late, swing),
                   float(np.min(p.values[n // 2 :])), float(np.max(p.values[n // 2 :])))

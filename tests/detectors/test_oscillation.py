@@ -67,6 +67,19 @@ def test_a_cyclic_lr_swings_over_the_part_of_each_cycle_its_peak_drives(analyze)
     assert d.primary == "oscillation" and finding(d, "oscillation").evidence["mechanism"] == "cyclic_lr"
 
 
+def test_coming_back_from_a_first_blow_up_is_no_progress(analyze):
+    """GD on wine with a cyclic lr (not logged) past the stable step: the first peaks throw the loss far up and it
+    ends above where it started. Measured from 10-30% of the run it 'fell' by more than it swings; bounded by the
+    run's own net drop it made no progress, so the swings are an oscillation (was: plateau, never learned)."""
+    config = TrainConfig(dataset="wine", depth=0, optimizer="sgd", lr=35.70617227049562, schedule="cyclic",
+                         decay_steps=140, batch_size=0, steps=840, label_noise=0.24968973700818245, seed=4111000029,
+                         loss_offset=-2.0, log_lr=False, log_val=False)
+    d = analyze("cyclic-first-blow-up", config)
+    f = finding(d, "oscillation")
+    assert d.primary == "oscillation" and f.evidence["net_progress_after_transient"] == 0
+    assert f.evidence["final_value"] > f.evidence["initial_value"]
+
+
 def test_a_cyclic_lr_is_a_fault_only_when_the_loss_does_not_progress(analyze):
     stuck = TrainConfig(dataset="moons", depth=0, lr=40.0, schedule="cyclic", decay_steps=60, batch_size=0,
                         label_noise=0.2, steps=720, val_every=20)
