@@ -7,8 +7,7 @@ point-to-point robust noise sigma over how far the second half's median sits abo
 mean of few per-example losses: right-skewed (the skew of a mean of B falls as 1/sqrt(B)) and white (batches are
 drawn independently). The trend must still be clearly downward (else oscillation), the jumps dense (else
 loss_spikes), and not moving together (structured swings: oscillation). Means over many steps hide batch noise.
-Known false positives: a loss driven to ~0 (memorized data) whose rare jumps dwarf its tiny level;
-per-sample losses logged on very heterogeneous data.
+Known false positives: a loss driven to ~0 (memorized data) whose rare jumps dwarf its tiny level; per-sample losses.
 """
 
 from __future__ import annotations
@@ -69,10 +68,11 @@ def measure(run: Run, roles: Roles, t: Thresholds) -> dict | None:
 
 
 def noisy(m: dict, t: Thresholds) -> bool:
-    """Batch noise: large, skewed and white around a trend that still falls."""
+    """Batch noise: large, skewed and white around a trend that still falls; not rounding nor a loss at its floor."""
     far_from_floor = m["level_share"] >= t.min_level_share and not m["periodic"]
     large = m["noise"] >= t.min_noise_to_level or (far_from_floor and m["noise"] >= t.min_noise_far_from_floor)
-    rounding = m["late_noise"] <= 1e-6 * max(abs(m["profile"].late_level), abs(m["profile"].head))
+    p = m["profile"]  # a second half mostly at its floor has no level for the noise to be large against
+    rounding = m["late_noise"] <= 1e-6 * max(abs(p.late_level), abs(p.head)) or p.late_level - p.floor <= p.rounding
     return large and m["skewness"] >= t.min_skewness and m["white"] and m["progress"] >= t.min_progress and not rounding
 
 

@@ -59,3 +59,13 @@ def test_trend_is_read_from_the_first_tenth_when_one_example_per_step_scatters_t
     f = finding(d, "noisy_small_batch")
     assert f is not None and d.primary == "noisy_small_batch" and finding(d, "plateau") is None
     assert f.evidence["initial_value"] < f.evidence["final_value"] + f.evidence["noise_sigma"]  # the few first points
+
+
+def test_loss_that_sits_at_zero_after_a_blowup_is_not_batch_noise(analyze):
+    # Adam's lr x290 at step 524: the loss spikes to ~150, then saturates at exactly 0 for most of the second half
+    # while val climbs from 0.15 to ~100; the recovery's noise over a level of 0 once read as "3e+298x its typical
+    # distance from the best value"
+    config = TrainConfig(dataset="digits", optimizer="adam", lr=0.001240293217336647, steps=1026, lr_jump_step=524,
+                         lr_jump_factor=289.72919097105694, seed=6, val_every=20)
+    d = analyze("saturated", config)
+    assert finding(d, "noisy_small_batch") is None and finding(d, "overfitting") is not None
