@@ -226,6 +226,13 @@ class Profile:
         n = len(self.values)
         return MEDIAN_SE * self.noise * float(np.sqrt(1 / edge_count(n, HEAD_FRACTION) + 1 / edge_count(n, TAIL_FRACTION)))
 
+    def gain_after_first_third(self) -> float:
+        """How much lower the last third's median is than the first third's, as a fraction of the last: what the
+        last two thirds of the run added once the first third (and any initial transient) was done."""
+        parts = np.array_split(self.values, 3)
+        last = float(np.median(parts[2]))
+        return (float(np.median(parts[0])) - last) / max(abs(last), self.rounding, 1e-300)
+
     def still_falling(self, min_pace: float) -> bool:
         """The last third's median is below the middle third's by SIGNIFICANT standard errors of a median and by at
         least `min_pace` of a straight line's share of the net drop. Thirds are long, so even a batch-of-1 run's

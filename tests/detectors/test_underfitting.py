@@ -35,3 +35,22 @@ def test_mlp_on_the_same_data_fits(analyze):
     config = TrainConfig(dataset="synthetic", depth=2, hidden=64, lr=0.05, steps=600, batch_size=64, val_every=20)
     d = analyze("mlp-synthetic", config)
     assert finding(d, "underfitting") is None and d.status == "healthy"
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_linear_model_whose_first_loss_sits_above_chance_is_underfitting(analyze, seed):
+    # He init's random logits start the loss above ln 4, so the run ends under half of its first point (41-48%),
+    # but it settled in its first third: the last two thirds lowered the loss by under 10%
+    config = TrainConfig(dataset="synthetic", depth=0, lr=0.0367, batch_size=64, steps=1740, seed=seed, val_every=20)
+    d = analyze(f"linear-he-{seed}", config)
+    f = finding(d, "underfitting")
+    assert f is not None and d.primary == "underfitting"
+    assert f.evidence["initial_train"] > np.log(4) and 0.3 <= f.evidence["final_to_initial_ratio"] < 0.5
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_mlp_with_the_same_init_keeps_improving_and_fits(analyze, seed):
+    config = TrainConfig(dataset="synthetic", depth=1, hidden=64, lr=0.0367, batch_size=64, steps=1740, seed=seed,
+                         val_every=20)
+    d = analyze(f"mlp-he-{seed}", config)
+    assert finding(d, "underfitting") is None and d.status == "healthy"
