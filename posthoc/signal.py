@@ -153,6 +153,11 @@ def edge_count(n: int, fraction: float, min_points: int = 3) -> int:
     return max(min_points, int(np.ceil(fraction * n)))
 
 
+def median_gap_se(sigma: float, *counts: int) -> float:
+    """Standard error of a difference of medians, each of `counts` points with noise `sigma` (MEDIAN_SE)."""
+    return MEDIAN_SE * sigma * float(np.sqrt(sum(1 / max(k, 1) for k in counts)))
+
+
 def edge_level(values: np.ndarray, fraction: float, last: bool, min_points: int = 3) -> float:
     """Median of the first (or last) `fraction` of the points, at least `min_points` of them."""
     k = edge_count(len(values), fraction, min_points)
@@ -216,7 +221,7 @@ class Profile:
         batch-of-1 run's few initial points can hide a clear fall)."""
         if not self.natural_zero:
             k = edge_count(len(self.values), TAIL_FRACTION)
-            fell = self.opening - self.tail > SIGNIFICANT * MEDIAN_SE * self.noise * np.sqrt(2 / k)
+            fell = self.opening - self.tail > SIGNIFICANT * median_gap_se(self.noise, k, k)
             return abs(self.drop_sigmas) <= LARGE_EFFECT and not fell
         return self.removed < MIN_REMOVED and self.tail - self.head <= SIGNIFICANT * self.drop_se  # no real rise
 
@@ -224,23 +229,27 @@ class Profile:
     def drop_se(self) -> float:
         """Standard error of head - tail, two medians of the point noise."""
         n = len(self.values)
-        return MEDIAN_SE * self.noise * float(np.sqrt(1 / edge_count(n, HEAD_FRACTION) + 1 / edge_count(n, TAIL_FRACTION)))
+        return median_gap_se(self.noise, edge_count(n, HEAD_FRACTION), edge_count(n, TAIL_FRACTION))
+
+    def thirds(self) -> tuple[float, float, float, int]:
+        """Medians of the first, middle and last third of the points, and how many points the shortest holds."""
+        parts = np.array_split(self.values, 3)
+        return (*(float(np.median(part)) for part in parts), len(parts[2]))
 
     def gain_after_first_third(self) -> float:
         """How much lower the last third's median is than the first third's, as a fraction of the last: what the
         last two thirds of the run added once the first third (and any initial transient) was done."""
-        parts = np.array_split(self.values, 3)
-        last = float(np.median(parts[2]))
-        return (float(np.median(parts[0])) - last) / max(abs(last), self.rounding, 1e-300)
+        first, _, last, _ = self.thirds()
+        return (first - last) / max(abs(last), self.rounding, 1e-300)
 
     def still_falling(self, min_pace: float) -> bool:
         """The last third's median is below the middle third's by SIGNIFICANT standard errors of a median and by at
         least `min_pace` of a straight line's share of the net drop. Thirds are long, so even a batch-of-1 run's
         levels are sharp where its first few points are not."""
-        parts = np.array_split(self.values, 3)
-        fall = float(np.median(parts[1]) - np.median(parts[2]))
-        se = MEDIAN_SE * self.noise * float(np.sqrt(2 / max(len(parts[2]), 1)))
-        return fall > max(SIGNIFICANT * se, self.rounding) and 3 * fall >= min_pace * (self.head - self.tail)
+        _, middle, last, k = self.thirds()
+        fall = middle - last
+        return fall > max(SIGNIFICANT * median_gap_se(self.noise, k, k), self.rounding) and \
+            3 * fall >= min_pace * (self.head - self.tail)
 
     @property
     def unmoved_margin(self) -> float:
