@@ -5,7 +5,7 @@ around the rolling-median trend (signal.swings): the swing is at least the net p
 large in the last quarter as in the second (0.4-5x), and not batch noise: structured (lag-1 autocorrelation >=
 0.3 or <= -0.45, or a period significant by Fisher's g at 1% with 2%+ of the power and 10+ cycles) and >= 20% of
 the level above the lowest value seen, or strongly structured (|r| >= 0.5) and >= 5% of it (visible on a chart),
-or huge with no progress and moving together (r significantly > 0: batch noise, however large, is white from step to step).
+or huge with no progress and moving together (r significantly > 0: batch noise is white from step to step).
 `mechanism` names the signature: cyclic_lr (swings follow a periodic lr: a fault only because the loss does not
 progress), edge_of_stability (a period of 2-12 steps: the step is past 2/sharpness), bursty (heavy-tailed
 bursts, as Adam/RMSprop give with too large an lr), slow_ringing (smooth waves of many steps, as momentum near 1

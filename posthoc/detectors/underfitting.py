@@ -2,8 +2,8 @@
 
 Why it matters: the model cannot fit even its training data, so more steps will not help; capacity,
 regularization or the learning rate is wrong. Three measured conditions: high (a positive loss still above half
-its initial level, or above 30% of it when the last two thirds of the run lowered it by under 10%), converged (at the pace of its last 30%, another run as long would remove under 10% of
-the loss) and close (val at most 20% above train, on train's own level: an underfit model fits its training
+its initial level, or above 30% of it when the last two thirds of the run lowered it by under 10%), converged (at
+the pace of its last 30%, another run as long would remove under 10% of the loss) and close (val at most 20% above train, on train's own level: an underfit model fits its training
 data little better than unseen data). Losses that can be negative have no natural zero, so "high" cannot be
 judged and the detector stays silent. Separating statistics: plateau covers runs that never improved, improve
 far too slowly or stalled then dropped; overfitting needs val rising with train falling; here val tracks train.
@@ -56,8 +56,9 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     gap = pv.tail - pt.tail
     gap_over_train = gap / pt.tail if pt.tail > 0 else float("inf")
     projected_gain = pt.late_share * (pt.head - pt.tail) / LATE_FRACTION / max(pt.tail, pt.rounding, 1e-300)
-    settled = level_ratio >= t.settled_level_ratio and pt.gain_after_first_third() < t.max_projected_gain
-    if not (level_ratio >= t.min_level_ratio or settled) or projected_gain >= t.max_projected_gain or gap_over_train > t.max_gap:
+    high = level_ratio >= t.min_level_ratio or (level_ratio >= t.settled_level_ratio
+                                                and pt.gain_after_first_third() < t.max_projected_gain)
+    if not high or projected_gain >= t.max_projected_gain or gap_over_train > t.max_gap:
         return []
     evidence = {"final_train": rounded(pt.tail), "final_val": rounded(pv.tail), "initial_train": rounded(pt.head),
                 "final_to_initial_ratio": rounded(level_ratio, 3), "projected_gain_ratio": rounded(projected_gain, 3),
