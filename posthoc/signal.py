@@ -214,15 +214,21 @@ class Profile:
         return edge_level(self.values, TAIL_FRACTION, last=False)
 
     @property
+    def within_noise(self) -> bool:
+        """The net drop is within LARGE_EFFECT point sigmas (not `learned`) and the first TAIL_FRACTION of the points
+        does not sit SIGNIFICANT standard errors above the last (a batch-of-1 run's few initial points can hide a
+        clear fall)."""
+        k = edge_count(len(self.values), TAIL_FRACTION)
+        fell = self.opening - self.tail > SIGNIFICANT * median_gap_se(self.noise, k, k)
+        return abs(self.drop_sigmas) <= LARGE_EFFECT and not fell
+
+    @property
     def unmoved(self) -> bool:
         """Ended where it started: with a natural zero, removed under MIN_REMOVED of its initial level (a batch-of-1
         run that removed 40% can sit within one point's noise) without a significant rise (a rise is divergence's),
-        else within its noise, unless its first TAIL_FRACTION sits SIGNIFICANT standard errors above its last (a
-        batch-of-1 run's few initial points can hide a clear fall)."""
+        else within its noise."""
         if not self.natural_zero:
-            k = edge_count(len(self.values), TAIL_FRACTION)
-            fell = self.opening - self.tail > SIGNIFICANT * median_gap_se(self.noise, k, k)
-            return abs(self.drop_sigmas) <= LARGE_EFFECT and not fell
+            return self.within_noise
         return self.removed < MIN_REMOVED and self.tail - self.head <= SIGNIFICANT * self.drop_se  # no real rise
 
     @property

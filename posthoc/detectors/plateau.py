@@ -1,10 +1,10 @@
 """plateau: the training loss stopped improving (or never started) while still far from converged.
 
 Why it matters: the steps of a stall are wasted (an lr far too low, saturated units, a saddle, a schedule that
-decayed too early). `kind`: never_learned (net drop under 5% of a loss bounded by 0 and no significant rise,
-else within its noise), too_slow (removed under half its initial loss, its last third still falling at its
-average rate), lr_collapsed (the lr sat near 0 for a long window while the loss was high, or fell again after),
-stalled (a long flat stretch later escaped).
+decayed too early). `kind`: never_learned (net drop under 5% of a loss bounded by 0 and no significant rise, or
+within its noise while val, if logged, did not learn either), too_slow (removed under half its initial loss, its
+last third still falling at its average rate), lr_collapsed (the lr sat near 0 for a long window while the loss
+was high, or fell again after), stalled (a long flat stretch later escaped).
 Not underfitting (progress that levelled off high) nor vanishing_gradients (the grad norm collapsed: the cause).
 Known false positives: fine-tuning runs that start at their optimum.
 """
@@ -61,7 +61,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     steps, span = p.trend_steps, max(int(p.trend_steps[-1] - p.trend_steps[0]), 1)
     lr_ratio, window = low_window(lr, t.lr_collapse)
     start, end, later_drop = 0, len(steps) - 1, 0.0
-    if p.unmoved:
+    val = profile(roles.get("val_loss"), 5)  # a train loss within its noise never learned unless val did
+    if p.unmoved or (p.within_noise and not (val is not None and val.learned)):
         kind, margin = "never_learned", p.unmoved_margin
     elif p.removed < t.max_removed and p.still_falling(t.min_pace):
         kind, margin = "too_slow", ramp(-p.removed, -t.max_removed, -0.1)

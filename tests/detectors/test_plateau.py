@@ -122,3 +122,14 @@ def test_stuck_run_with_an_offset_loss_never_learned(analyze):
     d = analyze("stuck-offset", replace(STUCK, loss_offset=-2.0))
     f = finding(d, "plateau")
     assert f is not None and f.evidence["kind"] == "never_learned" and d.primary == "plateau"
+
+
+def test_noisy_run_whose_few_first_points_sat_high_never_learned(analyze):
+    # momentum at lr 5e-7: the first 5 points sit 6% above the end, under one point's noise, while the first 10%
+    # of the run is level with the last 10%; neither "learned" nor still falling: it never moved
+    config = TrainConfig(dataset="synthetic", depth=2, hidden=64, optimizer="momentum", lr=4.8e-7, batch_size=32,
+                         steps=960, val_every=20, seed=4113000007)
+    d = analyze("unmoved", config)
+    f = finding(d, "plateau")
+    assert f is not None and d.primary == "plateau" and f.evidence["kind"] == "never_learned"
+    assert f.evidence["removed_fraction"] >= 0.05 and abs(f.evidence["drop_noise_sigmas"]) <= 0.8
