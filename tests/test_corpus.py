@@ -18,6 +18,7 @@ from corpus.recipes import (
     LABEL_TAG,
     LABELS,
     LABELS_TAG,
+    NEW_HELD_OUT_FAMILIES,
     SPLIT_TAG,
     Recipe,
     recipe,
@@ -82,6 +83,9 @@ FAULTS = [
     ("oscillation/full_batch_gd", lambda c: dataclasses.replace(c, lr=c.lr / 30)),
     ("oscillation/momentum_ringing", lambda c: dataclasses.replace(c, momentum=0.0, lr=c.lr / 10)),
     ("noisy_small_batch/batch_1_to_4", lambda c: dataclasses.replace(c, batch_size=128)),
+    ("oscillation/momentum_mlp_large_lr", lambda c: dataclasses.replace(c, lr=c.lr / 100)),
+    ("plateau/random_labels", lambda c: dataclasses.replace(c, label_noise=0.0)),
+    ("underfitting/few_features", lambda c: dataclasses.replace(c, features=0)),
 ]
 
 
@@ -91,6 +95,14 @@ def test_an_injected_fault_shows_in_the_data_and_goes_when_removed(family, remov
     assert check(Recipe("healthy", "healthy/tabular", made.config), history) is not None
     fixed = dataclasses.replace(made, config=remove(made.config))
     assert check(fixed, train(fixed.config)) is not None
+
+
+@pytest.mark.parametrize("family", sorted(NEW_HELD_OUT_FAMILIES))
+def test_each_new_held_out_family_shows_its_label_and_only_in_test_runs(family):
+    label = family.split("/")[0]
+    assert family in HELD_OUT_FAMILIES and all(recipe(label, seed).family != family for seed in range(40))
+    made, _ = _shown(label, family)
+    assert made.split == "test"
 
 
 def test_a_finite_blowup_climbs_past_1e250_without_inf():

@@ -61,6 +61,7 @@ class TrainConfig:
     log_steps: bool = True  # False: metrics logged without a step (mlflow.log_metric(k, v) records step 0)
     log_lr: bool = True
     range_end_lr: float = 10.0  # schedule range_test: lr grows geometrically from lr to this (fastai: 1e-7 to 10)
+    features: int = 0  # keep only this many input features, a seeded random subset (0: all); too few underfit
 
 
 @dataclass
@@ -144,6 +145,9 @@ def train(c: TrainConfig) -> History:
     """Train for c.steps minibatch steps and return what a logger would have recorded."""
     rng = np.random.default_rng(c.seed)
     x_train, y_train, x_val, y_val = load_dataset(c.dataset, c.seed)
+    if c.features:  # its own generator, so the training draws match those of a run with every feature
+        kept = np.random.default_rng(c.seed).permutation(x_train.shape[1])[: c.features]
+        x_train, x_val = x_train[:, kept], x_val[:, kept]
     regression = c.dataset in REGRESSION
     if c.train_subset:
         keep = rng.permutation(len(x_train))[: c.train_subset]
@@ -280,6 +284,11 @@ def _update(c: TrainConfig, params, grads, state, lr: float, step: int) -> None:
             raise ValueError(f"unknown optimizer {c.optimizer!r}")
 
 
+# knobs added after the demo store existed: logged only when set, so runs that leave them at 0 log what they did
+LOGGED_WHEN_SET = ("features",)
+
+
 def config_params(c: TrainConfig) -> dict[str, str]:
     """The params a run logs: every knob, as MLflow would store them (strings)."""
-    return {f.name: str(getattr(c, f.name)) for f in dataclasses.fields(c)}
+    return {f.name: str(getattr(c, f.name)) for f in dataclasses.fields(c)
+            if f.name not in LOGGED_WHEN_SET or getattr(c, f.name)}
