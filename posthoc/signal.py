@@ -250,12 +250,13 @@ class Profile:
 
     def still_falling(self, min_pace: float) -> bool:
         """The last third's median is below the middle third's by SIGNIFICANT standard errors of a median and by at
-        least `min_pace` of a straight line's share of the net drop. Thirds are long, so even a batch-of-1 run's
-        levels are sharp where its first few points are not."""
-        _, middle, last, k = self.thirds()
+        least `min_pace` of a straight line's share of the net drop and of the middle third's own fall: a near-straight
+        line, not a decelerating approach to a level. Thirds are long, so even a batch-of-1 run's levels are sharp
+        where its first few points are not."""
+        first, middle, last, k = self.thirds()
         fall = middle - last
         return fall > max(SIGNIFICANT * median_gap_se(self.noise, k, k), self.rounding) and \
-            3 * fall >= min_pace * (self.head - self.tail)
+            fall >= min_pace * max((self.head - self.tail) / 3, first - middle)
 
     @property
     def unmoved_margin(self) -> float:

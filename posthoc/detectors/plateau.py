@@ -27,8 +27,8 @@ REQUIRES: tuple[str, ...] = ("train_loss",)
 @dataclass(frozen=True)
 class Thresholds:
     max_removed: float = 0.5  # too_slow: removed less than half its initial loss
-    # ...and its last third still falls significantly, by half a straight line's share of the net drop (a far too
-    # small lr draws a near-straight line; TFP's LossNotDecreasing also compares recent and earlier decreases)
+    # ...its last third still falling by half a straight line's share of the drop and half the middle third's fall (a
+    # far too small lr draws a near-straight line; TFP's LossNotDecreasing also compares recent and earlier decreases)
     min_pace: float = 0.5
     min_length: float = 0.25  # a stall covers at least this fraction of the logged steps
     band: float = 0.05  # the smoothed loss stays within this fraction of the progress made (plus trend noise)

@@ -54,3 +54,21 @@ def test_mlp_with_the_same_init_keeps_improving_and_fits(analyze, seed):
                          val_every=20)
     d = analyze(f"mlp-he-{seed}", config)
     assert finding(d, "underfitting") is None and d.status == "healthy"
+
+
+DECAYS = {  # L2 decay 0.12-0.15 holds the weights small (corpus seeds once read as plateau too_slow)
+    "decay-0.12": TrainConfig(dataset="synthetic", depth=1, hidden=32, init_scale=0.1, lr=0.0336, batch_size=64,
+                              steps=1910, weight_decay=0.117, log_every=5, val_every=10, seed=4203000359),
+    "decay-0.15": TrainConfig(dataset="synthetic", depth=1, hidden=32, init_scale=0.1, lr=0.0279, batch_size=64,
+                              steps=2560, weight_decay=0.154, log_every=10, val_every=10, seed=4111000766),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DECAYS))
+def test_heavy_weight_decay_settling_high_is_underfitting_not_too_slow(analyze, name):
+    # the loss leaves chance (ln 4) fast, then each third falls under half as much as the one before, settling at
+    # 75-85% of its start: a loss approaching its level, where a far too small lr would draw a straight line
+    d = analyze(name, DECAYS[name])
+    f = finding(d, "underfitting")
+    assert f is not None and d.primary == "underfitting" and finding(d, "plateau") is None
+    assert f.evidence["final_to_initial_ratio"] >= 0.6
