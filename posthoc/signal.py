@@ -314,6 +314,39 @@ def _profile(series: Series, min_points: int) -> Profile | None:
                    float(drop_sigmas), float(removed), float(late_share))
 
 
+def last_finite(series: Series | None, until_step: int) -> float | None:
+    """The last finite value of `series` at or before `until_step` (the lr in force at an event); None if none."""
+    values = series.until(until_step).values if series is not None else np.zeros(0)
+    return float(values[np.isfinite(values)][-1]) if np.isfinite(values).any() else None
+
+
+@dataclass(frozen=True)
+class Climb:
+    """How a loss rose from its best to its final level (see `climb`): divergence's measurements."""
+
+    ratio: float  # tail - best, over the progress made (Profile.scale)
+    noise_sigmas: float  # tail - best in point-noise sigmas of the healthy part before the best
+    noise: float  # that noise
+    best_level: float  # median of as many points around the best as the final level holds (the trend's min is biased low)
+    level_rise: float  # tail - best_level
+    level_se: float  # standard error of level_rise (median_gap_se)
+    start_step: int  # where it left the basin: the first trend point past the best a quarter of the rise above it
+    points: int  # points in each level: the last TAIL_FRACTION
+
+
+def climb(p: Profile, min_points: int) -> Climb:
+    """The rise from the best, against the noise of the part before it (after a divergence the loss is chaotic, and
+    its own noise would hide the rise; the whole run's when fewer than `min_points` lie before the best)."""
+    rise, k = p.tail - p.best, edge_count(len(p.values), TAIL_FRACTION)
+    before = p.values[p.steps <= p.best_step]
+    noise = noise_sigma(before) if len(before) >= min_points else p.noise
+    first = max(0, min(int(np.searchsorted(p.steps, p.best_step)) - k // 2, len(p.values) - k))
+    best_level = float(np.median(p.values[first : first + k]))
+    up = (p.trend_steps >= p.best_step) & (p.trend > p.best + 0.25 * rise)
+    return Climb(rise / p.scale, rise / max(noise, 1e-6 * abs(p.best), 1e-300), noise, best_level, p.tail - best_level,
+                 median_gap_se(max(noise, 1e-300), k, k), int(p.trend_steps[np.argmax(up)]) if up.any() else p.best_step, k)
+
+
 def swings_before_after(p: Profile, best_step: int, start_step: int, min_points: int) -> tuple[float, float] | None:
     """Robust sigma of the swings around the trend from the end of the initial descent (the first 10%) to
     `best_step`, and from `start_step` on; None when fewer than `min_points` lie between the first two."""
