@@ -172,7 +172,7 @@ def ramp(x: float, lo: float, hi: float) -> float:
     return float(min(max((x - lo) / (hi - lo), 0.0), 1.0)) if hi != lo else float(x >= hi)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: the swings cache holds it weakly
 class Profile:
     """Shape of a loss-like series, measured once per series and shared by the detectors.
 
@@ -200,6 +200,7 @@ class Profile:
     drop_sigmas: float  # net drop (head - tail) in point-noise sigmas (an effect size; inf when noise is 0)
     removed: float  # fraction of the initial loss the run removed, (head - tail) / head; NaN without a natural 0
     late_share: float  # share of the net drop made in the last 30% of the run: ~0.3 linear, ~0 converged
+    key: str  # the series' metric key, for messages
 
     @property
     def learned(self) -> bool:
@@ -311,7 +312,7 @@ def _profile(series: Series, min_points: int) -> Profile | None:
     late_share = (late_start - tail) / drop if drop > rounding else 0.0
     return Profile(steps, values, b_steps, trend, head, best, int(b_steps[best_index]), tail, noise, resid, floor,
                    float(np.median(values[len(values) // 2 :])), float(trend_noise), progress, scale, rounding,
-                   float(drop_sigmas), float(removed), float(late_share))
+                   float(drop_sigmas), float(removed), float(late_share), series.key)
 
 
 def last_finite(series: Series | None, until_step: int) -> float | None:
@@ -485,6 +486,14 @@ def autocorrelation(values: np.ndarray, lag: int = 1) -> float:
     return float(np.dot(x[lag:], x[:-lag]) / energy)
 
 
+def late_period(series: Series | None, min_points: int) -> float | None:
+    """Dominant period, in points, of the second half of a series' finite values (a grad norm's rhythm); None when
+    it has fewer than `min_points` of them."""
+    if series is None or series.finite_count < min_points:
+        return None
+    return periodicity(series.values[series.finite][series.finite_count // 2 :])[0]
+
+
 def autocorrelation_bound(points: int, z: float = 2.576) -> float:
     """The lag-1 autocorrelation white noise exceeds with two-sided probability 1% (z = 2.576): its standard
     error is 1/sqrt(n) (Bartlett 1946), so larger |r| is structure, not chance."""
@@ -508,10 +517,37 @@ class Swings:
     swing_min: float
     swing_max: float
 
+    @property
+    def swing_to_progress(self) -> float:
+        """The swing over the net progress after the transient; inf without progress (evidence shows "inf", not 1e+299)."""
+        gained = self.net_progress_after_transient
+        return self.swing / gained if gained > 0 else float("inf")
+
+    def mechanism(self, min_bounce: float, max_short_period: float, min_bursts: float, optimizer: str) -> str:
+        """The known mechanism whose signature the swings match (see detectors/oscillation.py): edge_of_stability,
+        bursty or slow_ringing. Bursts alone do not tell GD's catapults far past the stability limit from an adaptive
+        optimizer's: the logged `optimizer` does."""
+        if self.swing_autocorrelation <= -min_bounce or self.period_points <= max_short_period:
+            return "edge_of_stability"
+        if self.burst_fraction >= min_bursts:
+            return "edge_of_stability" if optimizer.startswith(("sgd", "momentum", "nesterov")) else "bursty"
+        return "slow_ringing"
+
+
+_SWINGS: weakref.WeakKeyDictionary[Profile, dict[float | None, Swings]] = weakref.WeakKeyDictionary()
+
 
 def swings(p: Profile, cycle_steps: float | None = None) -> Swings:
     """Swings around the trend; under a cyclic lr (`cycle_steps`, see lr_cycle) the swing and the progress are
-    measured between equal phases of the first and last cycles instead (cycle_progress)."""
+    measured between equal phases of the first and last cycles instead (cycle_progress). Measured once per profile:
+    oscillation and noisy_small_batch both read them."""
+    measured = _SWINGS.setdefault(p, {})
+    if cycle_steps not in measured:
+        measured[cycle_steps] = _swings(p, cycle_steps)
+    return measured[cycle_steps]
+
+
+def _swings(p: Profile, cycle_steps: float | None) -> Swings:
     n = len(p.values)
     resid = residuals(p)
     late, swing = resid[n // 2 :], robust_sigma(resid[n // 2 :])

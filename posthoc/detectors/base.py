@@ -154,6 +154,34 @@ def momentum_advice(run: Run) -> str | None:
     return f"{found[0]}={fmt(found[1])}: try 0.9, or use Adam"
 
 
+def small_batch_advice(run: Run) -> list[str]:
+    """A larger batch ("batch_size=4: try 16–32" when the run logged it), a lower lr, and a smoothed log."""
+    batch = param_number(run, BATCH_PARAMS)
+    larger = ("use a larger batch, or accumulate gradients over several steps" if batch is None else
+              f"{batch[0]}={fmt(batch[1])}: try {fmt(batch[1] * 4)}–{fmt(batch[1] * 8)}, or accumulate gradients "
+              "over 4–8 steps")
+    return [larger, "lower the learning rate (linear scaling rule: lr proportional to batch size)",
+            "log the loss as a mean over a window of steps to read the trend"]
+
+
+def optimizer_name(run: Run) -> str:
+    """The logged optimizer's name in lower case; "" when the run did not log one."""
+    return str(next((run.params[k] for k in ("optimizer", "optim", "optimizer_name") if k in run.params), "")).lower()
+
+
+def oscillation_advice(run: Run, lr: Series | None, mechanism: str) -> list[str]:
+    """A lower (peak) lr first; then momentum (above 0.9, or unlogged under slow ringing), Adam's eps for bursts,
+    lr decay unless the lr decays already, and clipping."""
+    cyclic = ": a cyclic schedule's peak (max_lr)" if mechanism == "cyclic_lr" else ""
+    suggestions = [lower_lr_suggestion(run, 0.2, 0.5) + cyclic]
+    momentum = momentum_advice(run)  # only above 0.9: at 0.9 or below it is the usual value, not the cause
+    if momentum or (mechanism == "slow_ringing" and "momentum" not in run.params):
+        suggestions.append(momentum or "momentum near 1: try 0.9 or lower (Adam: beta1=0.9)")
+    if mechanism == "bursty":
+        suggestions.append("raise Adam's eps (1e-8 -> 1e-6) or add warmup")
+    return suggestions + [*filter(None, [decay_advice(run, lr)]), "clip the gradient norm"]
+
+
 def activation_advice(run: Run) -> str:
     """ReLU advice only when the run does not use a ReLU-family activation already; with ReLU, a negative
     bias init (dead units) is cited instead."""
