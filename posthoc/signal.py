@@ -203,6 +203,11 @@ class Profile:
     key: str  # the series' metric key, for messages
 
     @property
+    def span(self) -> int:
+        """Steps from the trend's first point to its last (at least 1): the unit of a stretch's share of the run."""
+        return max(int(self.trend_steps[-1] - self.trend_steps[0]), 1)
+
+    @property
     def learned(self) -> bool:
         """The net drop is a large effect against the point noise (and above float rounding) and, with a
         natural zero, removed at least MIN_REMOVED of the initial loss."""
@@ -387,7 +392,7 @@ def escaped_stall(p: Profile, band: float, min_drop: float, excluded: np.ndarray
     by at least `min_drop` x its scale, holding to the end and for 5%+ of the run: (start, end, drop).
 
     A converged tail is flat too, but nothing follows it; `excluded` trend points (warmup) never start one."""
-    steps, span = p.trend_steps, max(int(p.trend_steps[-1] - p.trend_steps[0]), 1)
+    steps, span = p.trend_steps, p.span
     ends = flat_ends(p.trend, band * p.range + p.trend_noise) - 1
     drops = np.where((steps[-1] - steps[ends]) / span >= 0.05, (p.trend - p.tail) / p.scale, 0.0)
     drops[excluded] = 0.0
@@ -398,7 +403,7 @@ def escaped_stall(p: Profile, band: float, min_drop: float, excluded: np.ndarray
 def window_stall(p: Profile, window: tuple[int, int]) -> tuple[int, int, float, bool]:
     """Trend indices of a step window, how far the loss fell after it (in units of p.scale) and whether
     the window reaches the run's last 5%: what a stretch of near-zero lr did to the loss."""
-    steps, span = p.trend_steps, max(int(p.trend_steps[-1] - p.trend_steps[0]), 1)
+    steps, span = p.trend_steps, p.span
     inside = np.flatnonzero((steps >= window[0]) & (steps <= window[1]))
     if not len(inside):
         return 0, 0, 0.0, False

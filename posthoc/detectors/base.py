@@ -164,6 +164,33 @@ def small_batch_advice(run: Run) -> list[str]:
             "log the loss as a mean over a window of steps to read the trend"]
 
 
+PLATEAU_FLAT = ": flat from step {start} to {end} ({pct}% of the run)"
+PLATEAU_MESSAGES = {  # kind -> what the loss did
+    "never_learned": "never left its initial level {head} (ended at {tail})" + PLATEAU_FLAT,
+    "too_slow": "still falls at its average rate but removed only {removed}% of its initial loss {head} by step {end}",
+    "lr_collapsed": "stalled at {level} while the lr sat below {lr_collapse} of its peak" + PLATEAU_FLAT,
+    "stalled": "stalled at {level} before dropping to {best}" + PLATEAU_FLAT}
+
+
+def plateau_message(key: str, kind: str, **values: float) -> str:
+    """What the loss `key` did in this kind of plateau; floats at three significant digits (fmt), steps as they are."""
+    formatted = {name: fmt(value) if isinstance(value, float) else value for name, value in values.items()}
+    return f"{key} " + PLATEAU_MESSAGES[kind].format(**formatted)
+
+
+def plateau_advice(run: Run, kind: str, lr_logged: bool) -> list[str]:
+    """The first thing to try for this kind of plateau, an adaptive optimizer unless the run uses one, and the
+    schedule when the lr was not logged."""
+    lr = param_text(run, LR_PARAMS) or "the learning rate"
+    first = {"never_learned": "check the init and activations (saturated sigmoid/tanh, dead ReLUs: He init with ReLU, "
+                              "normalization layers), then that the lr is not far too small",
+             "too_slow": f"{lr}: far too small for this model; try 10–100x higher (an lr range test finds it)",
+             "lr_collapsed": "the lr schedule decayed to ~0 while the loss was still high: decay more slowly or later",
+             "stalled": f"{lr}: the stall suggests it is too low for this stage; try 3–10x higher with warmup"}[kind]
+    return [first, *filter(None, [optimizer_advice(run)]),
+            *([] if lr_logged else ["if a schedule decayed the lr before the stall, decay later or less"])]
+
+
 def optimizer_name(run: Run) -> str:
     """The logged optimizer's name in lower case; "" when the run did not log one."""
     return str(next((run.params[k] for k in ("optimizer", "optim", "optimizer_name") if k in run.params), "")).lower()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posthoc.detectors.base import LR_PARAMS, finding, fmt, optimizer_advice, param_text, rounded
+from posthoc.detectors.base import finding, plateau_advice, plateau_message, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
 from posthoc.signal import escaped_stall, low_window, profile, ramp, ramping_up, window_stall
@@ -40,27 +40,12 @@ class Thresholds:
     min_points_stall: int = 100  # a "long stretch" needs a long record; short runs are mostly their first drop
 
 
-FLAT = ": flat from step {start} to {end} ({pct}% of the run)"
-TEXT = {  # kind -> (what the loss did, the first suggestion)
-    "never_learned": ("never left its initial level {head} (ended at {tail})" + FLAT,
-                      "check the init and activations (saturated sigmoid/tanh, dead ReLUs: He init with ReLU, "
-                      "normalization layers), then that the lr is not far too small"),
-    "too_slow": ("still falls at its average rate but removed only {removed}% of its initial loss {head} by step {end}",
-                 "{lr}: far too small for this model; try 10–100x higher (an lr range test finds it)"),
-    "lr_collapsed": ("stalled at {level} while the lr sat below {lr_collapse} of its peak" + FLAT,
-                     "the lr schedule decayed to ~0 while the loss was still high: decay more slowly or later"),
-    "stalled": ("stalled at {level} before dropping to {best}" + FLAT,
-                "{lr}: the stall suggests it is too low for this stage; try 3–10x higher with warmup")}
-
-
 def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
-    train, lr = roles.get("train_loss"), roles.get("lr")
-    p = profile(train, t.min_points)
+    p, lr = profile(roles.get("train_loss"), t.min_points), roles.get("lr")
     if p is None or p.head <= 0 <= p.floor:  # a loss that starts at its lower bound 0 has nothing to learn
         return []
-    steps, span = p.trend_steps, max(int(p.trend_steps[-1] - p.trend_steps[0]), 1)
     lr_ratio, window = low_window(lr, t.lr_collapse)
-    start, end, later_drop = 0, len(steps) - 1, 0.0
+    start, end, later_drop = 0, len(p.trend_steps) - 1, 0.0
     val = profile(roles.get("val_loss"), 5)  # a train loss within its noise never learned unless val did
     if p.unmoved or (p.within_noise and not (val is not None and val.learned)):
         kind, margin = "never_learned", p.unmoved_margin
@@ -68,33 +53,28 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         kind, margin = "too_slow", ramp(-p.removed, -t.max_removed, -0.1)
     elif len(p.values) < t.min_points_stall:
         return []
-    elif window is not None and (window[1] - window[0]) / span >= t.min_length:
+    elif window is not None and (window[1] - window[0]) / p.span >= t.min_length:
         start, end, later_drop, at_end = window_stall(p, window)  # at the end: still high; mid-run: fell again after
         if not (p.tail >= t.high_level * p.head or not p.natural_zero if at_end else later_drop >= t.min_mid_drop):
             return []
         kind, margin = "lr_collapsed", 1.0
     else:  # a long flat stretch the run later escaped by most of its progress; a slow warmup is no stall
-        start, end, later_drop = escaped_stall(p, t.band, t.min_later_drop, ramping_up(lr, steps))
+        start, end, later_drop = escaped_stall(p, t.band, t.min_later_drop, ramping_up(lr, p.trend_steps))
         kind, margin = "stalled", ramp(later_drop, t.min_later_drop, 1.0)
-        if later_drop < t.min_later_drop:
-            return []
-    length = (int(steps[end]) - int(steps[start])) / span
-    if length < t.min_length:
+    first, last = int(p.trend_steps[start]), int(p.trend_steps[end])
+    length = (last - first) / p.span
+    if length < t.min_length or (kind == "stalled" and later_drop < t.min_later_drop):
         return []
     level = float(np.median(p.trend[start : end + 1]))
-    evidence = {"kind": kind, "plateau_start_step": int(steps[start]), "plateau_end_step": int(steps[end]),
-                "plateau_fraction": rounded(length, 3), "plateau_level": rounded(level), "initial_value": rounded(p.head),
-                "best_value": rounded(p.best), "final_value": rounded(p.tail), "drop_noise_sigmas": rounded(p.drop_sigmas),
-                "removed_fraction": rounded(p.removed, 3), "drop_after_plateau_ratio": rounded(later_drop, 3),
-                "never_improved": kind == "never_learned", "lr_collapsed": kind == "lr_collapsed"}
-    if lr_ratio is not None:
-        evidence["lr_final_to_peak"] = rounded(lr_ratio, 3)
+    evidence = {"kind": kind, "plateau_start_step": first, "plateau_end_step": last,
+                "plateau_fraction": rounded(length, 3), "plateau_level": rounded(level),
+                "initial_value": rounded(p.head), "best_value": rounded(p.best), "final_value": rounded(p.tail),
+                "drop_noise_sigmas": rounded(p.drop_sigmas), "removed_fraction": rounded(p.removed, 3),
+                "drop_after_plateau_ratio": rounded(later_drop, 3), "never_improved": kind == "never_learned",
+                "lr_collapsed": kind == "lr_collapsed",
+                **({} if lr_ratio is None else {"lr_final_to_peak": rounded(lr_ratio, 3)})}
     confidence = 0.55 + 0.45 * ramp(length, t.min_length, 0.8) * (0.45 + 0.55 * margin)
-    text = {"head": fmt(p.head), "tail": fmt(p.tail), "removed": fmt(100 * p.removed), "level": fmt(level),
-            "best": fmt(p.best), "lr_collapse": fmt(t.lr_collapse), "start": int(steps[start]), "end": int(steps[end]),
-            "pct": fmt(100 * length), "lr": param_text(run, LR_PARAMS) or "the learning rate"}
-    suggestions = [TEXT[kind][1].format(**text), *filter(None, [optimizer_advice(run)]),
-                   *(["if a schedule decayed the lr before the stall, decay later or less"] if roles.get("lr") is None else [])]
-    message = f"{train.key} " + TEXT[kind][0].format(**text)
-    return [finding(PATTERN, SEVERITY, confidence, train.key, (int(steps[start]), int(steps[end])), evidence, message,
-                    suggestions)]
+    message = plateau_message(p.key, kind, head=p.head, tail=p.tail, removed=100 * p.removed, level=level, best=p.best,
+                              lr_collapse=t.lr_collapse, start=first, end=last, pct=100 * length)
+    return [finding(PATTERN, SEVERITY, confidence, p.key, (first, last), evidence, message,
+                    plateau_advice(run, kind, lr_logged=lr is not None))]
