@@ -510,7 +510,7 @@ class Swings:
     """Up-down swings of a loss around its trend through the second half of the run (see `swings`); the
     field names are the oscillation finding's evidence keys."""
 
-    swing: float  # robust sigma of the values around the rolling-median trend
+    swing: float  # sigma of the values around the rolling-median trend: the MAD's or the interdecile range's, the larger
     net_progress_after_transient: float  # median of 10-30% of the run minus the final level, at most head - tail
     relative_swing: float  # swing over the late level's distance from the lowest value seen (shift-free "large")
     persistence_ratio: float  # swing in the last quarter over the swing in the second quarter
@@ -555,10 +555,12 @@ def swings(p: Profile, cycle_steps: float | None = None) -> Swings:
 def _swings(p: Profile, cycle_steps: float | None) -> Swings:
     n = len(p.values)
     resid = residuals(p)
-    late, swing = resid[n // 2 :], robust_sigma(resid[n // 2 :])
+    late = resid[n // 2 :]
+    sigma = robust_sigma(late)  # outliers are judged against the MAD; the swing also counts bursts (interdecile)
+    swing = max(sigma, interdecile_sigma(late))
     progress = float(np.median(p.values[n // 10 : max(3 * n // 10, n // 10 + 1)])) - p.tail
-    clipped = np.clip(late, np.median(late) - 3 * swing, np.median(late) + 3 * swing)
-    period, g, periodic = periodicity(late, swing)
+    clipped = np.clip(late, np.median(late) - 3 * sigma, np.median(late) + 3 * sigma)
+    period, g, periodic = periodicity(late, sigma)
     # the trend is a rolling median over ~5% of the run: a slower period is drift it only partly removed
     # (red noise, which always wins a white-noise test at the lowest frequencies), so 10+ cycles are needed
     periodic = periodic and period <= len(late) / 10
@@ -568,7 +570,7 @@ def _swings(p: Profile, cycle_steps: float | None) -> Swings:
     # made no progress
     return Swings(swing, max(min(progress, p.head - p.tail), 0.0), swing / max(p.late_level - p.floor, 1e-300),
                   robust_sigma(resid[3 * n // 4 :]) / max(robust_sigma(resid[n // 4 : n // 2]), 1e-300),
-                  autocorrelation(clipped), period, g, periodic, burst_fraction(late, swing),
+                  autocorrelation(clipped), period, g, periodic, burst_fraction(late, sigma),
                   float(np.min(p.values[n // 2 :])), float(np.max(p.values[n // 2 :])))
 
 
@@ -600,8 +602,14 @@ def phase_locked(steps: np.ndarray, period_steps: float, alpha: float = 0.01) ->
 def cycle_progress(p: Profile, period_steps: float) -> tuple[float, float]:
     """Median loss over the first full cycle minus that over the last (progress between equal phases of a
     cyclic schedule), and the sigma of the loss within the last cycle from its interdecile range (2.563 sigma for a
-    normal): the schedule drives the loss up for part of every cycle, a share the MAD would set aside as outliers."""
+    normal, see interdecile_sigma): the schedule drives the loss up for part of every cycle."""
     first = p.values[p.steps <= p.steps[0] + period_steps]
     last = p.values[p.steps >= p.steps[-1] - period_steps]
-    return float(np.median(first) - np.median(last)), float(np.subtract(*np.percentile(last, [90, 10]))) / 2.563
+    return float(np.median(first) - np.median(last)), interdecile_sigma(last)
+
+
+def interdecile_sigma(values: np.ndarray) -> float:
+    """Sigma from the interdecile range (2.563 sigma for a normal): unlike the MAD, which sets up to half the points
+    aside, it keeps swings that fill 10-50% of them (bursts, a cyclic schedule's peaks) and still ignores sparse spikes."""
+    return float(np.subtract(*np.percentile(values, [90, 10]))) / 2.563 if len(values) else 0.0
 

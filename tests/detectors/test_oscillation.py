@@ -117,3 +117,21 @@ def test_faint_period_in_a_long_healthy_runs_batch_noise_is_not_oscillation(anal
                          grad_clip=5.0, seed=4114001052, val_every=200)
     d = analyze("long-healthy", config)
     assert finding(d, "oscillation") is None and d.status == "healthy"
+
+
+SWINGS_THE_MAD_SET_ASIDE = {  # runs whose swings fill 10-50% of the points: the MAD alone read them as outliers
+    "adam-bursts": TrainConfig(dataset="iris", depth=0, optimizer="adam", lr=3.7356743615452963, batch_size=0,
+                               steps=2660, label_noise=0.24548068330866693, val_every=10, seed=3301000073),
+    "momentum-ringing": TrainConfig(dataset="breast_cancer", depth=0, optimizer="momentum", momentum=0.99,
+                                    lr=5.103973405964386, batch_size=0, steps=490, label_noise=0.2582756306659473,
+                                    val_every=25, seed=4203000051),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SWINGS_THE_MAD_SET_ASIDE))
+def test_swings_filling_a_fair_share_of_the_points_count_at_their_interdecile_size(analyze, name):
+    # the loss sits near its floor half the time and swings well above it the rest: the MAD's sigma shrinks to
+    # the quiet half, under the progress, while the interdecile range's sigma holds the swings
+    d = analyze(name, SWINGS_THE_MAD_SET_ASIDE[name])
+    f = finding(d, "oscillation")
+    assert f is not None and d.primary == "oscillation" and f.evidence["swing_to_progress"] >= 1
