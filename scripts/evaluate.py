@@ -1,6 +1,6 @@
 """Score posthoc's analyzer on a labeled corpus built by scripts/make_corpus.py.
 
-    python scripts/evaluate.py --db /tmp/corpus-1.db [--by split|family] [--show-errors] [--json]
+    python scripts/evaluate.py --db /tmp/corpus-1.db [--by split|holdout|family] [--show-errors] [--json]
     python scripts/evaluate.py --db /tmp/autolog-11.db --by framework   # scripts/make_autolog_corpus.py's runs
 
 For each group of runs (by default dev and test, the held-out families) prints the confusion matrix
@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from corpus.autolog import FRAMEWORK_TAG
-from corpus.recipes import FAMILY_TAG, LABEL_TAG, LABELS_TAG, PATTERNS, SPLIT_TAG
+from corpus.recipes import FAMILY_TAG, LABEL_TAG, LABELS_TAG, NEW_HELD_OUT_FAMILIES, PATTERNS, SPLIT_TAG
 
 from posthoc.diagnose import diagnose
 from posthoc.store import open_store
@@ -72,6 +72,12 @@ def summarize(rows: list[dict]) -> dict:
     return result
 
 
+def holdout(split: str, family: str) -> str:
+    """`--by holdout`: dev, test runs of the families no detector had been run on when they were added
+    (NEW_HELD_OUT_FAMILIES), and the other test runs (families, dataset and optimizer held out from the start)."""
+    return split if split != "test" else "test-new-families" if family in NEW_HELD_OUT_FAMILIES else "test-first"
+
+
 def evaluate(db: Path, experiment: str | None) -> tuple[list[dict], float]:
     """One row per labeled run: its labels, family, split, and what diagnose() said."""
     store = open_store(f"sqlite:///{db}")
@@ -96,6 +102,7 @@ def evaluate(db: Path, experiment: str | None) -> tuple[list[dict], float]:
             rows.append({"run_id": run.run_id, "run_name": run.run_name, "label": label,
                          "labels": run.tags.get(LABELS_TAG, label).split(","),
                          "family": run.tags.get(FAMILY_TAG, label), "split": run.tags.get(SPLIT_TAG, "dev"),
+                         "holdout": holdout(run.tags.get(SPLIT_TAG, "dev"), run.tags.get(FAMILY_TAG, label)),
                          "framework": run.tags.get(FRAMEWORK_TAG, "numpy"),
                          "primary": diagnosis.primary, "status": diagnosis.status,
                          "patterns": [f.pattern for f in diagnosis.findings if f.severity in ("warning", "critical")],
@@ -137,7 +144,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True, type=Path)
     parser.add_argument("--experiment", help="only this experiment (default: every active one)")
-    parser.add_argument("--by", default="split", help="row field to score separately (default: split)")
+    parser.add_argument("--by", default="split", help="row field to score separately: split (default), holdout "
+                        "(dev, test-first, test-new-families), family, framework")
     parser.add_argument("--show-errors", action="store_true", help="list misclassified runs")
     parser.add_argument("--json", action="store_true", help="print the scores and per-run rows as JSON")
     args = parser.parse_args(argv)
