@@ -138,6 +138,37 @@ def recovered_spikes(values: np.ndarray, level: np.ndarray, needed: np.ndarray, 
     return index[order][first_of_event], int(candidate.sum())
 
 
+@dataclass(frozen=True)
+class Spikes:
+    """Recovered upward jumps of a series above its running level (see `spikes`): loss_spikes' measurements."""
+
+    peaks: np.ndarray  # index of each event's peak: recovered, and apart from the noise's own tail
+    count: int  # how many points stood that high at all
+    level: np.ndarray  # the running level: a centered rolling median
+    dev: np.ndarray  # values - level
+    sigmas: np.ndarray  # dev in local robust sigmas (local_sigma), floored at float rounding of the level
+    floor: float  # the lowest value seen
+
+
+def spikes(values: np.ndarray, window: int, min_sigmas: float, spike_ratio: float, min_height: float,
+           halfway: float | None, recover_fraction: float) -> Spikes:
+    """Peaks above the running level by `min_sigmas` local sigmas, by `spike_ratio` - 1 times the level above the
+    floor and by `min_height`, that recover (recovered_spikes) and stand apart from the noise's tail (apart_from_tail).
+    The initial descent is never a spike: points before the level first reaches `halfway` (between the initial loss
+    and the best: its half-life), and at least a window or 2% of them, are skipped."""
+    level = rolling_median(values, window)
+    dev = values - level
+    sigma = local_sigma(dev)
+    floor = float(np.min(values))
+    needed = np.maximum(np.maximum(min_sigmas * sigma, (spike_ratio - 1.0) * (level - floor)),
+                        np.maximum(1e-6 * np.abs(level), min_height))  # a millionth of the level is float rounding
+    reached = np.flatnonzero(level <= halfway) if halfway is not None else np.zeros(1, int)
+    skip = max(window, int(0.02 * len(values)), int(reached[0]) if len(reached) else 0)
+    peaks, count = recovered_spikes(values, level, needed, skip, window, recover_fraction)
+    sigmas = dev / np.maximum(sigma, np.maximum(1e-6 * np.abs(level), 1e-300))  # float rounding: no overflow
+    return Spikes(peaks[apart_from_tail(sigmas[skip:], sigmas[peaks])], count, level, dev, sigmas, floor)
+
+
 def apart_from_tail(scores: np.ndarray, heights: np.ndarray, max_ratio: float = 3.0) -> np.ndarray:
     """Whether each height stands apart from the tail of `scores` (same units): halving the bar at most
     `max_ratio`-folds the points above it. A finite-variance noise's tail falls at least as fast as x^-2

@@ -191,6 +191,13 @@ def plateau_advice(run: Run, kind: str, lr_logged: bool) -> list[str]:
             *([] if lr_logged else ["if a schedule decayed the lr before the stall, decay later or less"])]
 
 
+def spike_advice(run: Run, where: str) -> list[str]:
+    """The batches at the spikes' steps first, then clipping, and a lower lr if the spikes grow."""
+    return [f"inspect the batches at steps {where}: corrupted inputs, outliers or wrong labels are the usual cause",
+            "clip the gradient norm (e.g. max_norm=1.0) so one batch cannot throw the weights far",
+            lower_lr_suggestion(run, 0.3, 0.5) + " if the spikes grow over time"]
+
+
 def optimizer_name(run: Run) -> str:
     """The logged optimizer's name in lower case; "" when the run did not log one."""
     return str(next((run.params[k] for k in ("optimizer", "optim", "optimizer_name") if k in run.params), "")).lower()

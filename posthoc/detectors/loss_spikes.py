@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posthoc.detectors.base import finding, fmt, lower_lr_suggestion, rounded
+from posthoc.detectors.base import finding, fmt, rounded, spike_advice
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import apart_from_tail, finite_prefix, local_sigma, profile, ramp, recovered_spikes, rolling_median
+from posthoc.signal import finite_prefix, profile, ramp, spikes
 
 PATTERN, SEVERITY = "loss_spikes", "warning"
 REQUIRES: tuple[str, ...] = ("train_loss",)
@@ -54,43 +54,26 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     n = len(values)
     if n < t.min_points:
         return []
+    p = profile(train)  # visible: a share of the progress; the initial descent ends halfway from head to best
     window = min(t.window, max(3, n // 5))
-    level = rolling_median(values, window)
-    dev = values - level
-    sigma = local_sigma(dev)
-    floor = float(np.min(values))
-    p = profile(train)  # a millionth of the magnitude is float rounding on a flat loss, never a spike
-    visible = t.min_height_to_progress * p.scale if p is not None else 0.0
-    height_needed = np.maximum(np.maximum(t.min_sigmas * sigma, (t.spike_ratio - 1.0) * (level - floor)),
-                               np.maximum(1e-6 * np.abs(level), visible))
-    # the initial descent is never a spike: skip until the running level came halfway from the initial loss
-    # to the best (its half-life), and at least a window; dense jumps are noise, not spikes
-    halfway = np.flatnonzero(level <= p.best + 0.5 * (p.head - p.best)) if p is not None else np.zeros(1, int)
-    skip = max(window, int(0.02 * n), int(halfway[0]) if len(halfway) else 0)
-    peaks, count = recovered_spikes(values, level, height_needed, skip, window, t.recover_fraction)
-    # per-example losses (batch of 1-4, mislabeled examples) are heavy-tailed: their jumps are the tail of the
-    # noise, not spikes apart from it
-    sigmas_all = dev / np.maximum(sigma, np.maximum(1e-6 * np.abs(level), 1e-300))  # float rounding: no overflow
-    peaks = peaks[apart_from_tail(sigmas_all[skip:], sigmas_all[peaks])]
-    if not len(peaks) or count > t.max_fraction * n:
+    found = spikes(values, window, t.min_sigmas, t.spike_ratio, t.min_height_to_progress * p.scale if p else 0.0,
+                   p.best + 0.5 * (p.head - p.best) if p else None, t.recover_fraction)
+    peaks = found.peaks
+    if not len(peaks) or found.count > t.max_fraction * n:  # dense jumps are noise, not spikes
         return []
-    ratio_above_floor = (values[peaks] - floor) / np.maximum(level[peaks] - floor, 1e-300)
-    sigmas = sigmas_all[peaks]
-    top = peaks[np.argsort(-dev[peaks])][:10]
-    evidence = {"spike_count": len(peaks), "spike_steps": [int(s) for s in np.sort(steps[top])],
+    ratio_above_floor = (values[peaks] - found.floor) / np.maximum(found.level[peaks] - found.floor, 1e-300)
+    max_sigmas = float(np.max(found.sigmas[peaks]))
+    top = peaks[np.argsort(-found.dev[peaks])][:10]
+    evidence = {"spike_count": len(peaks), "spike_steps": [int(step) for step in np.sort(steps[top])],
                 "max_spike_step": int(steps[top[0]]), "max_spike_value": rounded(float(values[top[0]])),
-                "running_level_at_max": rounded(float(level[top[0]])),
+                "running_level_at_max": rounded(float(found.level[top[0]])),
                 "max_ratio_above_floor": rounded(float(np.max(ratio_above_floor))),
-                "max_height_sigmas": rounded(float(np.max(sigmas))),
-                "spike_point_fraction": rounded(count / n, 3)}
-    confidence = 0.55 + 0.25 * ramp(float(np.max(sigmas)), t.min_sigmas, 4 * t.min_sigmas) + 0.2 * ramp(
+                "max_height_sigmas": rounded(max_sigmas), "spike_point_fraction": rounded(found.count / n, 3)}
+    confidence = 0.55 + 0.25 * ramp(max_sigmas, t.min_sigmas, 4 * t.min_sigmas) + 0.2 * ramp(
         float(np.max(ratio_above_floor)), t.spike_ratio, 4 * t.spike_ratio)
-    where = ", ".join(str(s) for s in evidence["spike_steps"][:5])
+    where = ", ".join(str(step) for step in evidence["spike_steps"][:5])
     message = (f"{train.key} spiked {len(peaks)} time(s) (steps {where}), up to {fmt(values[top[0]])} over a "
-               f"running level of {fmt(level[top[0]])}, and recovered")
-    suggestions = [f"inspect the batches at steps {where}: corrupted inputs, outliers or wrong labels are the usual cause",
-                   "clip the gradient norm (e.g. max_norm=1.0) so one batch cannot throw the weights far",
-                   lower_lr_suggestion(run, 0.3, 0.5) + " if the spikes grow over time"]
-    severity = "info" if len(peaks) == 1 and float(np.max(sigmas)) < t.lone_spike_sigmas else SEVERITY
+               f"running level of {fmt(found.level[top[0]])}, and recovered")
+    severity = "info" if len(peaks) == 1 and max_sigmas < t.lone_spike_sigmas else SEVERITY
     return [finding(PATTERN, severity, confidence, train.key, (int(steps[top].min()), int(steps[top].max())),
-                    evidence, message, suggestions)]
+                    evidence, message, spike_advice(run, where))]
