@@ -179,6 +179,12 @@ def apart_from_tail(scores: np.ndarray, heights: np.ndarray, max_ratio: float = 
     return beyond_half <= max_ratio * beyond
 
 
+def in_sigmas(x: float, noise: float, magnitude: float) -> float:
+    """`x` in noise sigmas, the noise floored at a millionth of `magnitude` (float rounding): a noiseless loss
+    gives a large but finite ratio."""
+    return x / max(noise, 1e-6 * abs(magnitude), 1e-300)
+
+
 def edge_count(n: int, fraction: float, min_points: int = 3) -> int:
     """How many points an edge level takes: `fraction` of `n`, at least `min_points`."""
     return max(min_points, int(np.ceil(fraction * n)))
@@ -232,6 +238,14 @@ class Profile:
     removed: float  # fraction of the initial loss the run removed, (head - tail) / head; NaN without a natural 0
     late_share: float  # share of the net drop made in the last 30% of the run: ~0.3 linear, ~0 converged
     key: str  # the series' metric key, for messages
+
+    def raw_best(self) -> tuple[int, float]:
+        """The lowest logged point within two trend buckets of the trend's best, (step, value): where a checkpoint
+        was saved, unlike the trend's smoothed minimum; the trend's own best when none lies that close."""
+        near = np.abs(self.steps - self.best_step) <= max(self.trend_steps[1] - self.trend_steps[0], 1) * 2
+        if not near.any():
+            return self.best_step, self.best
+        return int(self.steps[near][np.argmin(self.values[near])]), float(np.min(self.values[near]))
 
     @property
     def span(self) -> int:
@@ -380,7 +394,7 @@ def climb(p: Profile, min_points: int) -> Climb:
     first = max(0, min(int(np.searchsorted(p.steps, p.best_step)) - k // 2, len(p.values) - k))
     best_level = float(np.median(p.values[first : first + k]))
     up = (p.trend_steps >= p.best_step) & (p.trend > p.best + 0.25 * rise)
-    return Climb(rise / p.scale, rise / max(noise, 1e-6 * abs(p.best), 1e-300), noise, best_level, p.tail - best_level,
+    return Climb(rise / p.scale, in_sigmas(rise, noise, p.best), noise, best_level, p.tail - best_level,
                  median_gap_se(max(noise, 1e-300), k, k), int(p.trend_steps[np.argmax(up)]) if up.any() else p.best_step, k)
 
 

@@ -198,6 +198,15 @@ def spike_advice(run: Run, where: str) -> list[str]:
             lower_lr_suggestion(run, 0.3, 0.5) + " if the spikes grow over time"]
 
 
+def regularization_advice(run: Run, best_step: int) -> list[str]:
+    """Early stopping at the best step, then weight decay (10x the run's own, when it logged one), dropout, data."""
+    wd = param_number(run, ("weight_decay",))
+    decay = ("add weight decay (1e-4–1e-2)" if wd is None else "weight_decay=0: add weight decay (1e-4–1e-2)"
+             if not wd[1] else f"weight_decay={fmt(wd[1])}: try {fmt(max(wd[1] * 10, 1e-4))}")
+    return [f"stop early at step {best_step} (keep that checkpoint; patience of a few evaluations)", decay,
+            "add dropout or data augmentation", "train on more data, or use a smaller model"]
+
+
 def optimizer_name(run: Run) -> str:
     """The logged optimizer's name in lower case; "" when the run did not log one."""
     return str(next((run.params[k] for k in ("optimizer", "optim", "optimizer_name") if k in run.params), "")).lower()

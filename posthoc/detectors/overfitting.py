@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posthoc.detectors.base import finding, fmt, param_number, rounded
+from posthoc.detectors.base import finding, fmt, regularization_advice, rounded
 from posthoc.detectors.boosting import overfitting_advice
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import LARGE_EFFECT, profile, ramp
+from posthoc.signal import LARGE_EFFECT, in_sigmas, profile, ramp
 
 PATTERN, SEVERITY = "overfitting", "warning"
 REQUIRES: tuple[str, ...] = ("train_loss", "val_loss")
@@ -46,7 +46,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     # flat at its first evaluation has a tiny range of its own, and 1% wiggles would look like big rises
     unit = max(pv.scale, pt.range)
     rise_ratio = rise / unit
-    rise_noise = rise / max(pv.noise, 1e-6 * abs(pv.best), 1e-300)
+    rise_noise = in_sigmas(rise, pv.noise, pv.best)
     if after < t.min_points_after or rise_ratio < t.min_rise or rise_noise < t.min_rise_noise:
         return []
     train_at_best = float(np.interp(pv.best_step, pt.trend_steps, pt.trend))
@@ -58,10 +58,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     last_step = int(pv.steps[-1])
     train_at_last = float(np.interp(last_step, pt.steps, pt.values)) if pt.steps[0] <= last_step else pt.tail
     gap = pv.tail - min(pt.tail, train_at_last)
-    near_best = np.abs(pv.steps - pv.best_step) <= max(pv.trend_steps[1] - pv.trend_steps[0], 1) * 2
-    raw_best = int(pv.steps[near_best][np.argmin(pv.values[near_best])]) if near_best.any() else pv.best_step
-    evidence = {"best_step": raw_best,
-                "best_val": rounded(float(np.min(pv.values[near_best])) if near_best.any() else pv.best),
+    raw_best, best_val = pv.raw_best()
+    evidence = {"best_step": raw_best, "best_val": rounded(best_val),
                 "final_val": rounded(pv.tail), "val_rise_ratio": rounded(rise_ratio, 3),
                 "val_rise_noise_sigmas": rounded(rise_noise), "train_at_best": rounded(train_at_best),
                 "final_train": rounded(pt.tail), "train_change_after_best_ratio": rounded(train_change, 3),
@@ -76,12 +74,6 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
         evidence["early_stopping_best_step"] = roles.best_step
         message += f"; early stopping kept iteration {roles.best_step}"
         return [finding(PATTERN, "info", confidence, val.key, (raw_best, last_step), evidence, message, [])]
-    if roles.framework is not None:
-        return [finding(PATTERN, SEVERITY, confidence, val.key, (raw_best, last_step), evidence, message,
-                        overfitting_advice(run, roles.framework, raw_best))]
-    suggestions = [f"stop early at step {raw_best} (keep that checkpoint; patience of a few evaluations)"]
-    wd = param_number(run, ("weight_decay",))
-    suggestions.append("add weight decay (1e-4–1e-2)" if wd is None else "weight_decay=0: add weight decay (1e-4–1e-2)"
-                       if not wd[1] else f"weight_decay={fmt(wd[1])}: try {fmt(max(wd[1] * 10, 1e-4))}")
-    suggestions += ["add dropout or data augmentation", "train on more data, or use a smaller model"]
-    return [finding(PATTERN, SEVERITY, confidence, val.key, (raw_best, last_step), evidence, message, suggestions)]
+    advice = (overfitting_advice(run, roles.framework, raw_best) if roles.framework is not None
+              else regularization_advice(run, raw_best))
+    return [finding(PATTERN, SEVERITY, confidence, val.key, (raw_best, last_step), evidence, message, advice)]
