@@ -116,6 +116,12 @@ def log_level(series: Series, window_fraction: float = 0.05) -> tuple[np.ndarray
     return steps, values, b_steps, rolling_median(b_logs, max(3, int(window_fraction * len(b_logs))))
 
 
+def first_step_below(steps: np.ndarray, values: np.ndarray, bound: float, default: int) -> int:
+    """The first of `steps` whose value is at or below `bound`; `default` when none is."""
+    below = np.flatnonzero(values <= bound)
+    return int(steps[below[0]]) if len(below) else default
+
+
 def recovered_spikes(values: np.ndarray, level: np.ndarray, needed: np.ndarray, skip: int, window: int,
                      recover_fraction: float) -> tuple[np.ndarray, int]:
     """Peaks of upward excursions above `level` by more than `needed` that recover (the median of the next
@@ -238,6 +244,10 @@ class Profile:
     removed: float  # fraction of the initial loss the run removed, (head - tail) / head; NaN without a natural 0
     late_share: float  # share of the net drop made in the last 30% of the run: ~0.3 linear, ~0 converged
     key: str  # the series' metric key, for messages
+
+    def trend_at(self, step: float) -> float:
+        """The trend's level at `step`, interpolated between its points."""
+        return float(np.interp(step, self.trend_steps, self.trend))
 
     def raw_best(self) -> tuple[int, float]:
         """The lowest logged point within two trend buckets of the trend's best, (step, value): where a checkpoint

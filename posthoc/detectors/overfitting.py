@@ -49,7 +49,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     rise_noise = in_sigmas(rise, pv.noise, pv.best)
     if after < t.min_points_after or rise_ratio < t.min_rise or rise_noise < t.min_rise_noise:
         return []
-    train_at_best = float(np.interp(pv.best_step, pt.trend_steps, pt.trend))
+    train_at_best = pt.trend_at(pv.best_step)
     train_change = (pt.tail - train_at_best) / pt.scale
     # "while train keeps falling": after the best val step train falls by a large effect against its own
     # batch noise (signal.LARGE_EFFECT); a val wiggle over a train loss that barely moves is no overfit

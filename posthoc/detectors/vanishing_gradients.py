@@ -18,7 +18,7 @@ import numpy as np
 from posthoc.detectors.base import activation_advice, finding, fmt, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import log_level, profile, ramp
+from posthoc.signal import first_step_below, log_level, profile, ramp
 
 PATTERN, SEVERITY = "vanishing_gradients", "warning"
 REQUIRES: tuple[str, ...] = ("grad_norm", "train_loss")
@@ -54,33 +54,27 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     if final > np.log10(t.tiny_norm) and collapse < t.min_collapse_decades:
         return []
     # the loss must not move after the norm first came within a decade of its final level
-    low = np.flatnonzero(level <= final + 1.0)
-    collapse_step = int(b_steps[low[0]]) if len(low) else int(b_steps[-1])
-    at_collapse = float(np.interp(collapse_step, p.trend_steps, p.trend))
+    collapse_step = first_step_below(b_steps, level, final + 1.0, int(b_steps[-1]))
+    at_collapse = p.trend_at(collapse_step)
     loss_move = abs(at_collapse - p.tail) / p.scale
-    decade = np.flatnonzero(level <= head - 1.0)
-    decade_step = int(b_steps[decade[0]]) if len(decade) else collapse_step
-    loss_move_early = abs(float(np.interp(decade_step, p.trend_steps, p.trend)) - p.tail) / p.scale
-    # "still high" needs a natural zero; for shifted losses fall back on DESIGN's absolute norm, since a
-    # memorized training set also drives the norm down by decades
-    if p.floor >= 0:  # a loss at its lower bound 0 has converged: its gradients vanish by design
-        high = p.head > 0 and p.tail >= t.min_level_ratio * p.head
-    else:
-        high = final <= np.log10(t.tiny_norm)
+    decade_step = first_step_below(b_steps, level, head - 1.0, collapse_step)
+    loss_move_early = abs(p.trend_at(decade_step) - p.tail) / p.scale
+    # "still high" needs a natural zero (a loss at its lower bound 0 has converged: its gradients vanish by design);
+    # for shifted losses fall back on DESIGN's absolute norm, since a memorized training set also drives it down
+    high = (p.head > 0 and p.tail >= t.min_level_ratio * p.head) if p.floor >= 0 else final <= np.log10(t.tiny_norm)
     if loss_move > t.max_loss_move or loss_move_early > t.max_loss_move_early or not high:
         return []
-    evidence = {"initial_norm": rounded(10**head), "final_norm": rounded(10**final), "collapse_decades": rounded(collapse, 3),
-                "collapse_step": collapse_step, "loss_at_collapse": rounded(at_collapse), "final_loss": rounded(p.tail),
+    evidence = {"initial_norm": rounded(10**head), "final_norm": rounded(10**final),
+                "collapse_decades": rounded(collapse, 3), "collapse_step": collapse_step,
+                "loss_at_collapse": rounded(at_collapse), "final_loss": rounded(p.tail),
                 "loss_move_ratio": rounded(loss_move, 3), "first_decade_step": decade_step,
                 "loss_move_after_first_decade_ratio": rounded(loss_move_early, 3)}
     confidence = 0.6 + 0.4 * max(ramp(collapse, t.min_collapse_decades, t.min_collapse_decades + 3),
                                  ramp(-final, -np.log10(t.tiny_norm), -np.log10(t.tiny_norm) + 2))
     message = (f"{grad.key} fell to {fmt(10**final)} ({fmt(collapse)} orders of magnitude below its start) by step "
                f"{collapse_step} while {train.key} stayed near {fmt(p.tail)}")
-    suggestions = [
-        activation_advice(run),
-        "add residual connections and normalization layers (BatchNorm/LayerNorm), or use fewer layers",
-        "check for saturating inputs: rescale them",
-    ]
+    suggestions = [activation_advice(run),
+                   "add residual connections and normalization layers (BatchNorm/LayerNorm), or use fewer layers",
+                   "check for saturating inputs: rescale them"]
     return [finding(PATTERN, SEVERITY, confidence, grad.key, (collapse_step, int(steps[-1])), evidence, message,
                     suggestions)]
