@@ -141,7 +141,8 @@ def lr_advice(run: Run, lr: Series | None, step: int | None, low: float = 0.1, h
         return advice + ", or add warmup"
     length = _last_step(run) + 1
     if warmup and warmup >= 0.9 * length:
-        return advice + f" (warmup already spans the whole run, {min(warmup, length)} of {length} steps: the peak lr is too high)"
+        return advice + (f" (warmup already spans the whole run, {min(warmup, length)} of {length} steps: the peak lr "
+                         "is too high)")
     return advice + (f" (the run already warms up over {warmup} steps: lower the peak)" if warmup else
                      " (the schedule already warms up: lower the peak)")
 
@@ -228,7 +229,8 @@ def oscillation_advice(run: Run, lr: Series | None, mechanism: str) -> list[str]
 def activation_advice(run: Run) -> str:
     """ReLU advice only when the run does not use a ReLU-family activation already; with ReLU, a negative
     bias init (dead units) is cited instead."""
-    act = next((v for k, v in run.params.items() if k.lower() in ("activation", "hidden_act", "act", "activation_fn")), None)
+    names = ("activation", "hidden_act", "act", "activation_fn")
+    act = next((v for k, v in run.params.items() if k.lower() in names), None)
     if act is None or act.lower() not in RELU_FAMILY:
         return (f"activation={act}: " if act else "") + "use ReLU-family activations with He init"
     bias = next(((k, v) for k, v in run.params.items() if "bias" in k.lower() and "init" in k.lower()

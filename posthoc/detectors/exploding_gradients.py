@@ -18,7 +18,7 @@ import numpy as np
 from posthoc.detectors.base import finding, fmt, lr_advice, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import log_level, ramp
+from posthoc.signal import first_nonfinite, log_level, ramp
 
 PATTERN, SEVERITY = "exploding_gradients", "critical"
 REQUIRES: tuple[str, ...] = ("grad_norm",)
@@ -56,9 +56,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
                 "low_step": int(b_steps[low]), "low_norm": rounded(10 ** level[low]), "peak_step": int(b_steps[peak]),
                 "peak_norm": rounded(10 ** level[peak]), "max_norm": rounded(float(np.max(values))),
                 "typical_norm_before": rounded(typical), "suggested_clip_norm": clip}
-    nonfinite = np.flatnonzero(~np.isfinite(grad.values))
-    if len(nonfinite):
-        evidence["first_nonfinite_step"] = int(grad.steps[nonfinite[0]])
+    if (nonfinite := first_nonfinite(grad)) is not None:
+        evidence["first_nonfinite_step"] = int(grad.steps[nonfinite])
     confidence = 0.6 + 0.4 * ramp(growth, t.min_growth_decades, t.min_growth_decades + 2)
     message = (f"{grad.key} grew {fmt(10**growth)}x, from {fmt(10 ** level[low])} (step {int(b_steps[low])}) "
                f"to {fmt(10 ** level[peak])} (step {int(b_steps[peak])})")

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from posthoc.detectors.base import finding, fmt, lr_advice
-from posthoc.model import Finding, Run, Series
+from posthoc.model import Finding, Run
 from posthoc.roles import Roles
+from posthoc.signal import first_nonfinite, growth_before
 
 PATTERN, SEVERITY = "nan_inf", "critical"
 REQUIRES: tuple[str, ...] = ()
@@ -27,7 +28,7 @@ class Thresholds:
 
 
 def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
-    bad = {key: _first_bad(s) for key, s in run.metrics.items()}
+    bad = {key: first_nonfinite(s) for key, s in run.metrics.items()}
     bad = {key: index for key, index in bad.items() if index is not None}
     if not bad:
         return []
@@ -39,7 +40,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     first_step = int(series.steps[index])
     value = float(series.values[index])
     before = series.values[:index][-t.lead_up_points :]  # all finite: index is the first bad point
-    lead_up_growth = _growth_before(series, first_step, t.lead_up_points)
+    lead_up_growth = growth_before(series, first_step, t.lead_up_points)
     evidence = {"first_bad_step": first_step,
                 "first_bad_value": "nan" if np.isnan(value) else ("inf" if value > 0 else "-inf"),
                 "nonfinite_points": int((~series.finite).sum()),
@@ -48,14 +49,14 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
                 "metrics_affected": {k: int(run.metrics[k].steps[i]) for k, i in sorted(bad.items())}}
     grad = roles.get("grad_norm")
     if grad is not None and grad.key != key:
-        evidence["grad_norm_growth_ratio"] = _growth_before(grad, first_step, t.lead_up_points)
+        evidence["grad_norm_growth_ratio"] = growth_before(grad, first_step, t.lead_up_points)
     lr = roles.get("lr")
     lr_so_far = lr.until(first_step) if lr is not None else None
     if lr_so_far is not None and len(lr_so_far):
         evidence["lr_at_first_bad_step"] = float(lr_so_far.values[-1])
-    grew = any(r is not None and abs(r) >= t.growth_ratio for r in (lead_up_growth, evidence.get("grad_norm_growth_ratio")))
-    if grew:
-        cause = f"after growing {fmt(lead_up_growth or evidence.get('grad_norm_growth_ratio'))}x over the preceding points"
+    grad_growth = evidence.get("grad_norm_growth_ratio")
+    if any(ratio is not None and abs(ratio) >= t.growth_ratio for ratio in (lead_up_growth, grad_growth)):
+        cause = f"after growing {fmt(lead_up_growth or grad_growth)}x over the preceding points"
         suggestions = [
             lr_advice(run, lr, first_step),
             "clip the gradient norm (e.g. max_norm=1.0)",
@@ -69,15 +70,3 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     message = f"{key} became {evidence['first_bad_value']} at step {first_step} {cause}"
     return [finding(PATTERN, SEVERITY, 1.0, key, (first_step, int(series.steps[-1])), evidence, message, suggestions)]
 
-
-def _first_bad(series: Series) -> int | None:
-    return int(np.argmin(series.finite)) if not series.finite.all() else None
-
-
-def _growth_before(series: Series, step: int, points: int) -> float | None:
-    """How far the last finite value before `step` stands above the median of the points before it."""
-    values = series.until(step).values
-    values = values[np.isfinite(values)][-points:]
-    if len(values) < 3 or np.median(np.abs(values)) == 0:
-        return None
-    return float(values[-1] / np.median(np.abs(values)))

@@ -1,12 +1,13 @@
 """underfitting: train and val loss both converged at a high level, close together.
 
-Why it matters: the model cannot fit even its training data, so more steps will not help; capacity,
-regularization or the learning rate is wrong. Three measured conditions: high (a positive loss still above half
-its initial level, or above 30% of it when the last two thirds of the run lowered it by under 10%), converged (at
-the pace of its last 30%, another run as long would remove under 10% of the loss) and close (val at most 20% above train, on train's own level: an underfit model fits its training
-data little better than unseen data). Losses that can be negative have no natural zero, so "high" cannot be
-judged and the detector stays silent. Separating statistics: plateau covers runs that never improved, improve
-far too slowly or stalled then dropped; overfitting needs val rising with train falling; here val tracks train.
+Why it matters: the model cannot fit even its training data, so more steps will not help; capacity, regularization
+or the learning rate is wrong. Three measured conditions: high (a positive loss still above half its initial level,
+or above 30% of it when the last two thirds of the run lowered it by under 10%), converged (at the pace of its last
+30%, another run as long would remove under 10% of the loss) and close (val at most 20% above train, on train's own
+level: an underfit model fits its training data little better than unseen data). Losses that can be negative have no
+natural zero, so "high" cannot be judged and the detector stays silent. Separating statistics: plateau covers runs
+that never improved, improve far too slowly or stalled then dropped; overfitting needs val rising with train
+falling; here val tracks train.
 Known false positives: tasks whose irreducible loss is high (noisy labels, hard language modelling).
 """
 
