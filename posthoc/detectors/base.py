@@ -2,7 +2,8 @@
 
 A detector is a module with PATTERN, SEVERITY, REQUIRES (roles it cannot run without), a frozen
 Thresholds dataclass of documented defaults, and `detect(run, roles, thresholds) -> list[Finding]`.
-It measures first and decides second, and never raises or prints on odd data.
+It measures first and decides second, and never raises or prints on odd data. Its measurements live in
+posthoc.signal and its suggestion texts (which read the run's params) here, so each module stays its decision.
 """
 
 from __future__ import annotations
