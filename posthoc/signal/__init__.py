@@ -80,8 +80,9 @@ __all__ = [
     "MIN_REMOVED", "Profile", "SIGNIFICANT", "SMALL_EFFECT", "Spikes", "Swings", "TAIL_FRACTION", "apart_from_tail",
     "autocorrelation", "autocorrelation_bound", "bucket_extremes", "bucket_medians", "burst_fraction", "climb",
     "cycle_progress", "earlier_rise", "edge_count", "edge_level", "escaped_stall", "finite_prefix",
-    "first_nonfinite", "first_step_below", "flat_ends", "growth_before", "in_sigmas", "interdecile_sigma", "last_finite", "late_period",
-    "local_sigma", "log_level", "low_window", "lr_cycle", "median_gap_se", "noise_sigma", "periodicity",
-    "phase_locked", "profile", "quantile_skewness", "ramp", "ramping_up", "recovered_spikes", "residuals",
-    "robust_sigma", "rolling_median", "spikes", "swings", "swings_before_after", "window_stall"
+    "first_nonfinite", "first_step_below", "flat_ends", "growth_before", "in_sigmas", "interdecile_sigma",
+    "last_finite", "late_period", "local_sigma", "log_level", "low_window", "lr_cycle", "median_gap_se",
+    "noise_sigma", "periodicity", "phase_locked", "profile", "quantile_skewness", "ramp", "ramping_up",
+    "recovered_spikes", "residuals", "robust_sigma", "rolling_median", "spikes", "swings", "swings_before_after",
+    "window_stall"
 ]

@@ -201,7 +201,7 @@ class Climb:
     ratio: float  # tail - best, over the progress made (Profile.scale)
     noise_sigmas: float  # tail - best in point-noise sigmas of the healthy part before the best
     noise: float  # that noise
-    best_level: float  # median of as many points around the best as the final level holds (the trend's min is biased low)
+    best_level: float  # median of as many points around the best as the final level holds (the trend's min: biased low)
     level_rise: float  # tail - best_level
     level_se: float  # standard error of level_rise (median_gap_se)
     start_step: int  # where it left the basin: the first trend point past the best a quarter of the rise above it
@@ -217,8 +217,9 @@ def climb(p: Profile, min_points: int) -> Climb:
     first = max(0, min(int(np.searchsorted(p.steps, p.best_step)) - k // 2, len(p.values) - k))
     best_level = float(np.median(p.values[first : first + k]))
     up = (p.trend_steps >= p.best_step) & (p.trend > p.best + 0.25 * rise)
+    start_step = int(p.trend_steps[np.argmax(up)]) if up.any() else p.best_step
     return Climb(rise / p.scale, in_sigmas(rise, noise, p.best), noise, best_level, p.tail - best_level,
-                 median_gap_se(max(noise, 1e-300), k, k), int(p.trend_steps[np.argmax(up)]) if up.any() else p.best_step, k)
+                 median_gap_se(max(noise, 1e-300), k, k), start_step, k)
 
 
 def swings_before_after(p: Profile, best_step: int, start_step: int, min_points: int) -> tuple[float, float] | None:

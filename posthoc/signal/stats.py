@@ -99,7 +99,7 @@ def robust_sigma(values: np.ndarray) -> float:
 
 def interdecile_sigma(values: np.ndarray) -> float:
     """Sigma from the interdecile range (2.563 sigma for a normal): unlike the MAD, which sets up to half the points
-    aside, it keeps swings that fill 10-50% of them (bursts, a cyclic schedule's peaks) and still ignores sparse spikes."""
+    aside, it keeps swings that fill 10-50% of them (bursts, a cyclic schedule's peaks), yet ignores sparse spikes."""
     return float(np.subtract(*np.percentile(values, [90, 10]))) / 2.563 if len(values) else 0.0
 
 

@@ -18,7 +18,7 @@ class Swings:
     """Up-down swings of a loss around its trend through the second half of the run (see `swings`); the
     field names are the oscillation finding's evidence keys."""
 
-    swing: float  # sigma of the values around the rolling-median trend: the MAD's or the interdecile range's, the larger
+    swing: float  # sigma of the values around the rolling-median trend: the larger of the MAD's and interdecile's
     net_progress_after_transient: float  # median of 10-30% of the run minus the final level, at most head - tail
     relative_swing: float  # swing over the late level's distance from the lowest value seen (shift-free "large")
     persistence_ratio: float  # swing in the last quarter over the swing in the second quarter
@@ -32,7 +32,7 @@ class Swings:
 
     @property
     def swing_to_progress(self) -> float:
-        """The swing over the net progress after the transient; inf without progress (evidence shows "inf", not 1e+299)."""
+        """The swing over the net progress after the transient; inf without progress (evidence: "inf", not 1e+299)."""
         gained = self.net_progress_after_transient
         return self.swing / gained if gained > 0 else float("inf")
 
