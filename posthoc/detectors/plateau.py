@@ -2,8 +2,8 @@
 
 Why it matters: the steps of a stall are wasted (an lr far too low, saturated units, a saddle, a schedule that
 decayed too early). `kind`: never_learned (net drop under 5% of a loss bounded by 0 and no significant rise, or
-within its noise while val, if logged, did not learn either), too_slow (removed under half its initial loss, its
-last third still falling at its average rate), lr_collapsed (the lr sat near 0 for a long window while the loss
+within its noise while val, if logged, did not learn either), too_slow (removed some but under half its initial
+loss, its last third still falling at a straight line's pace), lr_collapsed (the lr sat near 0 for a long window while the loss
 was high, or fell again after), stalled (a long flat stretch later escaped).
 Not underfitting (progress that levelled off high) nor vanishing_gradients (the grad norm collapsed: the cause).
 Known false positives: fine-tuning runs that start at their optimum.
@@ -26,7 +26,7 @@ REQUIRES: tuple[str, ...] = ("train_loss",)
 
 @dataclass(frozen=True)
 class Thresholds:
-    max_removed: float = 0.5  # too_slow: removed less than half its initial loss
+    max_removed: float = 0.5  # too_slow: removed some but less than half of its initial loss
     # ...its last third still falling by half a straight line's share of the drop and half the middle third's fall (a
     # far too small lr draws a near-straight line; TFP's LossNotDecreasing also compares recent and earlier decreases)
     min_pace: float = 0.5
@@ -49,7 +49,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     val = profile(roles.get("val_loss"), 5)  # a train loss within its noise never learned unless val did
     if p.unmoved or (p.within_noise and not (val is not None and val.learned)):
         kind, margin = "never_learned", p.unmoved_margin
-    elif p.removed < t.max_removed and p.still_falling(t.min_pace):
+    elif 0 < p.removed < t.max_removed and p.still_falling(t.min_pace):  # a loss that rose overall is not slow
         kind, margin = "too_slow", ramp(-p.removed, -t.max_removed, -0.1)
     elif len(p.values) < t.min_points_stall:
         return []

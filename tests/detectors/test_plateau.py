@@ -4,6 +4,9 @@ import numpy as np
 import pytest
 
 from posthoc.demo.loops import TrainConfig
+from posthoc.detectors import plateau
+from posthoc.roles import resolve_roles
+from posthoc.signal import profile
 from tests.detectors.conftest import finding
 
 
@@ -133,3 +136,16 @@ def test_noisy_run_whose_few_first_points_sat_high_never_learned(analyze):
     f = finding(d, "plateau")
     assert f is not None and d.primary == "plateau" and f.evidence["kind"] == "never_learned"
     assert f.evidence["removed_fraction"] >= 0.05 and abs(f.evidence["drop_noise_sigmas"]) <= 0.8
+
+
+
+def test_a_loss_that_rose_overall_is_not_too_slow(analyze):
+    # momentum 0.9 at lr 6.4 on a tanh MLP: the loss leaps far above its start and bounces there, its last third
+    # lower than its middle one; "removed only -300% of its initial loss" is no lr far too small (plateau is asked
+    # directly: diagnose would let oscillation, when found, suppress it)
+    config = TrainConfig(dataset="circles", depth=2, hidden=32, activation="tanh", optimizer="momentum",
+                         lr=6.4102163614328695, batch_size=64, steps=950, label_noise=0.1, val_every=10, seed=23)
+    run = analyze("rose", config).run
+    roles = resolve_roles(run, {})
+    assert profile(roles.get("train_loss")).removed < 0
+    assert all(f.evidence["kind"] != "too_slow" for f in plateau.detect(run, roles, plateau.Thresholds()))
