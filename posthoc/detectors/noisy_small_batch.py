@@ -2,11 +2,10 @@
 
 Why it matters: a batch too small for its learning rate makes each step follow one batch's gradient; the run still
 learns, but slowly and to a worse minimum. The statistic is a signal-to-noise ratio: the point-to-point robust noise
-sigma over how far the second half's median sits above the lowest value seen (shift- and scale-free, so NLLs below
-zero and MSE in the thousands work alike). The noise has the shape of a mean of few per-example losses: right-skewed
-(the skew of a mean of B falls as 1/sqrt(B)) and white (batches are drawn independently). The trend must still be
-clearly downward (else oscillation), the jumps dense (else loss_spikes), and not moving together (structured swings:
-oscillation). Means over many steps hide batch noise.
+sigma over how far the second half's median sits above the lowest value seen (shift- and scale-free: NLLs below zero
+and MSE in the thousands alike). The noise has the shape of a mean of few per-example losses: right-skewed (the skew
+of a mean of B falls as 1/sqrt(B)) and white (batches are drawn independently: swings moving together or bouncing
+are oscillation's). The trend must still fall clearly (else oscillation), the jumps be dense (else loss_spikes).
 Known false positives: a loss driven to ~0 (memorized data) whose rare jumps dwarf its tiny level; per-sample losses.
 """
 
@@ -38,11 +37,11 @@ class Thresholds:
     # as far as the lower, as a mean of ~3 exponential per-example losses does (0.32; 1 gives 0.57, 16 give 0.14)
     min_skewness: float = 1 / 3
     # batch noise is white: a lag-1 autocorrelation of 0.1 or more, significantly above 0 (Bartlett), is swings
-    # moving together (oscillation's own `waves` test)
+    # moving together, -0.45 or less bouncing step to step (oscillation's own `waves` and `min_bounce` tests)
     max_wave: float = 0.1
-    # trend clearly down: the final level kept 85% of the drop from the initial level to the best (a run that gave
-    # back more swings or diverges: divergence's bar starts at 25% given back). Noise lowers the best (the minimum of
-    # ~20 independent trend values, ~2 trend sigmas low): a give-back within 3 trend sigmas of the best is no rise
+    max_bounce: float = 0.45
+    # trend clearly down: the final level kept 85% of the drop to the best (divergence's bar starts at 25% given back);
+    # noise lowers the best (a minimum of ~20 trend values, ~2 sigmas low): a give-back within 3 trend sigmas is no rise
     min_progress: float = 0.85
     trend_sigmas: float = 3.0
     min_points: int = 20
@@ -60,7 +59,8 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     start = max(p.head, p.opening)  # a batch of 1 scatters the first few points
     progress = (start - p.tail + within_noise) / max(p.scale, start - p.best)
     skewness = quantile_skewness(residuals(p)[half:])
-    white = swings(p).swing_autocorrelation < max(t.max_wave, autocorrelation_bound(len(p.values) - half))
+    r = swings(p).swing_autocorrelation
+    white = -t.max_bounce < r < max(t.max_wave, autocorrelation_bound(len(p.values) - half))
     far_from_floor = level / p.scale >= t.min_level_share and not swings(p).periodic
     large = noise >= t.min_noise_to_level or (far_from_floor and noise >= t.min_noise_far_from_floor)
     # float rounding, or a second half mostly at its floor: no level for the noise to be large against

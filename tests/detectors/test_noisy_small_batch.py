@@ -69,3 +69,13 @@ def test_loss_that_sits_at_zero_after_a_blowup_is_not_batch_noise(analyze):
                          lr_jump_factor=289.72919097105694, seed=6, val_every=20)
     d = analyze("saturated", config)
     assert finding(d, "noisy_small_batch") is None and finding(d, "overfitting") is not None
+
+
+def test_a_loss_bouncing_step_to_step_is_not_batch_noise(analyze):
+    # a 60-step healthy run (bs 16 on wine, dropout 0.1): its residuals alternate step to step (lag-1 r <= -0.45,
+    # oscillation's bounce bar), a structure independent batches never have
+    config = TrainConfig(dataset="wine", depth=1, hidden=64, activation="tanh", lr=0.16031821330463136,
+                         schedule="warmup_cosine", warmup_steps=3, batch_size=16, steps=60, dropout=0.1, log_val=False,
+                         val_every=5, seed=4203001118)
+    d = analyze("bouncing", config)
+    assert finding(d, "noisy_small_batch") is None
