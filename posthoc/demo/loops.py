@@ -84,6 +84,7 @@ def load_dataset(name: str, seed: int):
     """Standardized features, a fixed 70/30 split; y is class ids, or a float target for regression."""
     from sklearn import datasets
 
+    seed %= 2**32  # scikit-learn's random_state is 32-bit; corpus run seeds (seed x 1e6 + k) pass 4.29e9 past seed 4294
     generated = {
         "synthetic": lambda: datasets.make_classification(n_samples=2000, n_features=20, n_informative=10, n_classes=4,
                                                           random_state=seed),
