@@ -3,8 +3,8 @@
 Why it matters: the steps of a stall are wasted (an lr far too low, saturated units, a saddle, a schedule that
 decayed too early). `kind`: never_learned (net drop under 5% of a loss bounded by 0 and no significant rise, or
 within its noise while val, if logged, did not learn either), too_slow (removed some but under half its initial
-loss, its last third still falling at a straight line's pace), lr_collapsed (the lr sat near 0 for a long window while the loss
-was high, or fell again after), stalled (a long flat stretch later escaped).
+loss, its last third still falling at a straight line's pace), lr_collapsed (the lr sat near 0 for a long window
+while the loss was high, or fell again after), stalled (a long flat stretch later escaped).
 Not underfitting (progress that levelled off high) nor vanishing_gradients (the grad norm collapsed: the cause).
 Known false positives: fine-tuning runs that start at their optimum.
 """
