@@ -90,7 +90,7 @@ class Profile:
 
     @property
     def within_noise(self) -> bool:
-        """The net drop is within LARGE_EFFECT point sigmas (not `learned`) and the first TAIL_FRACTION of the points
+        """The net drop, up or down, is within LARGE_EFFECT point sigmas and the first TAIL_FRACTION of the points
         does not sit SIGNIFICANT standard errors above the last (a batch-of-1 run's few initial points can hide a
         clear fall)."""
         k = edge_count(len(self.values), TAIL_FRACTION)
