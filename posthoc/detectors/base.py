@@ -170,12 +170,17 @@ PLATEAU_FLAT = ": flat from step {start} to {end} ({pct}% of the run)"
 PLATEAU_MESSAGES = {  # kind -> what the loss did
     "never_learned": "never left its initial level {head} (ended at {tail})" + PLATEAU_FLAT,
     "too_slow": "still falls at its average rate but removed only {removed}% of its initial loss {head} by step {end}",
+    "too_slow_offset": "fell from {head} to {tail} as fast in its last third as in its middle one, with no level in "
+                       "sight by step {end}",
     "lr_collapsed": "stalled at {level} while the lr sat below {lr_collapse} of its peak" + PLATEAU_FLAT,
     "stalled": "stalled at {level} before dropping to {best}" + PLATEAU_FLAT}
 
 
 def plateau_message(key: str, kind: str, **values: float) -> str:
-    """What the loss `key` did in this kind of plateau; floats at three significant digits (fmt), steps as they are."""
+    """What the loss `key` did in this kind of plateau; floats at three significant digits (fmt), steps as they are. A
+    loss without a natural zero (removed is NaN) is too slow by its shape alone."""
+    if kind == "too_slow" and math.isnan(values["removed"]):
+        kind = "too_slow_offset"
     formatted = {name: fmt(value) if isinstance(value, float) else value for name, value in values.items()}
     return f"{key} " + PLATEAU_MESSAGES[kind].format(**formatted)
 

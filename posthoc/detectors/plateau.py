@@ -2,11 +2,11 @@
 
 Why it matters: the steps of a stall are wasted (an lr far too low, saturated units, a saddle, a schedule that
 decayed too early). `kind`: never_learned (net drop under 5% of a loss bounded by 0 and no significant rise, or
-within its noise while val, if logged, did not learn either), too_slow (removed some but under half its initial
-loss, its last third still falling at a straight line's pace), lr_collapsed (the lr sat near 0 for a long window
-while the loss was high, or fell again after), stalled (a long flat stretch later escaped).
-Not underfitting (progress that levelled off high) nor vanishing_gradients (the grad norm collapsed: the cause).
-Known false positives: fine-tuning runs that start at their optimum.
+within its noise while val, if logged, did not learn either), too_slow (its last third still falling at a straight
+line's pace, having removed under half its initial loss or, without a natural zero, without slowing down),
+lr_collapsed (the lr sat near 0 for a long window while the loss was high, or fell again after), stalled (a long flat
+stretch later escaped). Not underfitting (progress that levelled off high) nor vanishing_gradients (the grad norm
+collapsed: the cause). Known false positives: fine-tuning runs that start at their optimum.
 """
 
 from __future__ import annotations
@@ -44,13 +44,13 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     p, lr = profile(roles.get("train_loss"), t.min_points), roles.get("lr")
     if p is None or p.head <= 0 <= p.floor:  # a loss that starts at its lower bound 0 has nothing to learn
         return []
-    lr_ratio, window = low_window(lr, t.lr_collapse)
-    start, end, later_drop = 0, len(p.trend_steps) - 1, 0.0
+    (lr_ratio, window), (start, end, later_drop) = low_window(lr, t.lr_collapse), (0, len(p.trend_steps) - 1, 0.0)
+    slow = 0 < p.removed < t.max_removed if p.natural_zero else p.drop_sigmas > 0 and p.falls_straight()  # not rose
     val = profile(roles.get("val_loss"), 5)  # a train loss within its noise never learned unless val did
     if p.unmoved or (p.within_noise and not (val is not None and val.learned)):
         kind, margin = "never_learned", p.unmoved_margin
-    elif 0 < p.removed < t.max_removed and p.still_falling(t.min_pace):  # a loss that rose overall is not slow
-        kind, margin = "too_slow", ramp(-p.removed, -t.max_removed, -0.1)
+    elif slow and p.still_falling(t.min_pace):
+        kind, margin = "too_slow", ramp(-p.removed, -t.max_removed, -0.1) if p.natural_zero else 0.0  # how far: unknown
     elif len(p.values) < t.min_points_stall:
         return []
     elif window is not None and (window[1] - window[0]) / p.span >= t.min_length:

@@ -133,6 +133,12 @@ class Profile:
         return fall > max(SIGNIFICANT * median_gap_se(self.noise, k, k), self.rounding) and \
             fall >= min_pace * max((self.head - self.tail) / 3, first - middle)
 
+    def falls_straight(self) -> bool:
+        """The last third fell as far as the middle third did, within SIGNIFICANT standard errors of the difference
+        (first - 2 middle + last, sqrt(3) median gaps): no deceleration, so no level in sight."""
+        first, middle, last, k = self.thirds()
+        return first - 2 * middle + last <= SIGNIFICANT * np.sqrt(3) * median_gap_se(self.noise, k, k)
+
     @property
     def unmoved_margin(self) -> float:
         """How deep inside `unmoved`'s band it ended: 1 exactly where it started, 0 at the band's edge."""

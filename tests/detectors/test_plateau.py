@@ -127,6 +127,26 @@ def test_stuck_run_with_an_offset_loss_never_learned(analyze):
     assert f is not None and f.evidence["kind"] == "never_learned" and d.primary == "plateau"
 
 
+@pytest.mark.parametrize("seed", [0, 3])
+def test_crawl_with_an_offset_loss_is_too_slow(analyze, seed):
+    # momentum at lr 2.7e-6 with an NLL-like offset: no natural zero to say how little it removed, but the last third
+    # fell as far as the middle one (no deceleration): far from any level
+    config = TrainConfig(dataset="wine", optimizer="momentum", lr=2.7e-6, steps=740, loss_offset=-3.0, seed=seed)
+    d = analyze(f"offset-crawl-{seed}", config)
+    f = finding(d, "plateau")
+    assert f is not None and d.primary == "plateau" and f.evidence["kind"] == "too_slow"
+    assert "no level in sight" in f.message and f.evidence["final_value"] < f.evidence["initial_value"] < 0
+
+
+def test_batch_of_one_offset_run_that_slows_down_is_not_too_slow(analyze):
+    # RMSprop on one example per step, offset below 0: its last third still falls, but significantly less than its
+    # middle third did; it is approaching a level, which only batch noise hides
+    config = TrainConfig(dataset="digits", depth=2, optimizer="rmsprop", lr=3.6e-4, schedule="warmup", warmup_steps=46,
+                         batch_size=1, steps=920, loss_offset=-2.7, seed=1)
+    d = analyze("offset-noisy-slowing", config)
+    assert finding(d, "plateau") is None and d.primary == "noisy_small_batch"
+
+
 def test_noisy_run_whose_few_first_points_sat_high_never_learned(analyze):
     # momentum at lr 5e-7: the first 5 points sit 6% above the end, under one point's noise, while the first 10%
     # of the run is level with the last 10%; neither "learned" nor still falling: it never moved
