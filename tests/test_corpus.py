@@ -118,6 +118,15 @@ def test_checks_reject_a_run_that_does_not_show_the_label():
         assert check(Recipe(label, f"{label}/x", healthy.config), healthy) is not None
 
 
+def test_a_small_batch_run_that_memorizes_is_not_labelled_noisy():
+    # batch 1 on breast_cancer: the val loss ends 90% above its minimum; that run is overfitting as well, so the
+    # noisy label's check rejects it and the corpus draws another
+    made = recipe("noisy_small_batch", 21, "test")
+    assert made.config.batch_size == 1
+    why = check(made, train(made.config))
+    assert why is not None and "overfitting" in why
+
+
 def test_tiny_corpus_builds_with_checked_labels_and_scores_per_split(tmp_path):
     make_corpus = _script("make_corpus")
     db = tmp_path / "corpus.db"

@@ -367,7 +367,8 @@ def _underfitting(c: Case) -> str | None:
 def _noisy(c: Case) -> str | None:
     """Scatter around the 25-point rolling median >= 0.8 of the level (batch 1-8 on these loops; batch >= 16
     stays below 0.65), around a trend that falls: the end of a 51-point rolling median <= 70% of the first
-    25 points, and the trend at 90% of the run <= 80% of the trend at 30% (still falling late)."""
+    25 points, and the trend at 90% of the run <= 80% of the trend at 30% (still falling late); val within 12% of
+    its minimum, the healthy bar (a memorizing run is overfitting, whatever its batch size)."""
     loss = c.loss[: int(np.argmax(~np.isfinite(c.loss)))] if not np.isfinite(c.loss).all() else c.loss
     if len(loss) < 60:
         return "too few finite points"
@@ -379,6 +380,8 @@ def _noisy(c: Case) -> str | None:
     trend = rolling_median(loss, max(25, len(loss) // 10))
     if trend[int(0.9 * len(trend))] > 0.8 * trend[int(0.3 * len(trend))]:
         return "trend flat after early convergence: noise around a level, not around a falling trend"
+    if (rise := val_rise(c.h)) is not None and rise[0] > 0.12:
+        return f"val rises {rise[0]:.2f} from its minimum (overfitting)"
     return None
 
 
