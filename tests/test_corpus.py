@@ -127,6 +127,15 @@ def test_a_small_batch_run_that_memorizes_is_not_labelled_noisy():
     assert why is not None and "overfitting" in why
 
 
+def test_an_lr_jump_that_left_the_loss_near_zero_is_not_labelled_divergence():
+    # breast_cancer: the loss went from 1.3e-6 before the jump to 1.9e-5 after, 15x higher and still 0 for practical
+    # purposes; the 5%-of-chance floor says it did not diverge
+    made = recipe("divergence", 48, "test")
+    assert made.family == "divergence/lr_jump"
+    why = check(made, train(made.config))
+    assert why is not None and "5% of chance" in why
+
+
 def test_tiny_corpus_builds_with_checked_labels_and_scores_per_split(tmp_path):
     make_corpus = _script("make_corpus")
     db = tmp_path / "corpus.db"
