@@ -65,7 +65,7 @@ def _swings(p: Profile, cycle_steps: float | None) -> Swings:
     resid = residuals(p)
     late = resid[n // 2 :]
     sigma = robust_sigma(late)  # outliers are judged against the MAD; the swing also counts bursts (interdecile)
-    swing = max(sigma, interdecile_sigma(late))
+    swing = spread(late)
     progress = float(np.median(p.values[n // 10 : max(3 * n // 10, n // 10 + 1)])) - p.tail
     clipped = np.clip(late, np.median(late) - 3 * sigma, np.median(late) + 3 * sigma)
     period, g, periodic = periodicity(late, sigma)
@@ -77,9 +77,15 @@ def _swings(p: Profile, cycle_steps: float | None) -> Swings:
     # never more than the run's own net drop: a loss that first rose (a cyclic peak, a bad start) and came back
     # made no progress
     return Swings(swing, max(min(progress, p.head - p.tail), 0.0), swing / max(p.late_level - p.floor, 1e-300),
-                  robust_sigma(resid[3 * n // 4 :]) / max(robust_sigma(resid[n // 4 : n // 2]), 1e-300),
+                  spread(resid[3 * n // 4 :]) / max(spread(resid[n // 4 : n // 2]), 1e-300),
                   autocorrelation(clipped), period, g, periodic, burst_fraction(late, sigma),
                   float(np.min(p.values[n // 2 :])), float(np.max(p.values[n // 2 :])))
+
+
+def spread(resid: np.ndarray) -> float:
+    """A swing's sigma: the larger of the MAD's and the interdecile range's, so that bursts filling 10-50% of the
+    points count (the MAD alone reads a quarter of quiet steps between bursts as no swing at all)."""
+    return max(robust_sigma(resid), interdecile_sigma(resid))
 
 
 def lr_cycle(lr: Series | None) -> float | None:

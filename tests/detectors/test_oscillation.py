@@ -135,3 +135,15 @@ def test_swings_filling_a_fair_share_of_the_points_count_at_their_interdecile_si
     d = analyze(name, SWINGS_THE_MAD_SET_ASIDE[name])
     f = finding(d, "oscillation")
     assert f is not None and d.primary == "oscillation" and f.evidence["swing_to_progress"] >= 1
+
+
+@pytest.mark.parametrize("dataset, lr, seed", [("wine", 1.4, 0), ("iris", 3.2, 3)])
+def test_bursts_that_come_and_go_persist_at_their_interdecile_size(analyze, dataset, lr, seed):
+    # full-batch Adam far past its stable lr: stretches of bursts alternate with quiet stretches pinned to the floor,
+    # where the MAD is ~0, so a MAD-only quarter-to-quarter ratio read the swings as dying out (or exploding)
+    config = TrainConfig(dataset=dataset, depth=0, optimizer="adam", lr=lr, batch_size=0, label_noise=0.2, steps=1600,
+                         seed=seed)
+    d = analyze(f"adam-intermittent-{dataset}", config)
+    f = finding(d, "oscillation")
+    assert f is not None and d.primary == "oscillation" and f.evidence["mechanism"] == "bursty"
+    assert 0.4 <= f.evidence["persistence_ratio"] <= 5
