@@ -5,7 +5,7 @@ Why it matters: a few bad batches (corrupted or mislabeled data, outliers) or mo
 spike when it stands far above the centered rolling median both in noise units (10 local robust sigmas) and
 relative to the level above the floor (DESIGN: "≥2x the running level", made shift-free by measuring from the
 lowest value seen), and apart from the noise's own tail (signal.apart_from_tail). Separating statistic from
-noisy_small_batch and oscillation: spikes are sparse (at most 2% of points) and the loss comes back
+noisy_small_batch and oscillation: spikes are sparse (at most one event per 50 points) and the loss comes back
 afterwards; dense jumps are noise, not spikes.
 Known false positives: a loss logged per batch over data of very different difficulty (mixed tasks).
 Known misses: spikes inside per-example (batch of 1) noise whose tail reaches as high.
@@ -36,7 +36,7 @@ class Thresholds:
     # lies this far out (Gaussian noise essentially never); minibatch losses are heavy-tailed, so fewer won't do.
     # The sigma is local (signal.local_sigma): batch noise shrinks as the loss falls
     min_sigmas: float = 10.0
-    max_fraction: float = 0.02  # more spike points than this fraction is dense noise, not isolated spikes
+    max_fraction: float = 0.02  # more events above the bars than this fraction of points is dense noise, not spikes
     window: int = 11  # rolling-median points that define the running level
     recover_fraction: float = 0.5  # after a spike the loss must fall back below level + this x height
     min_height_to_progress: float = 0.05  # visible on the chart: at least 5% of the run's progress (profile scale)
@@ -68,7 +68,7 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
                 "max_spike_step": int(steps[top[0]]), "max_spike_value": rounded(float(values[top[0]])),
                 "running_level_at_max": rounded(float(found.level[top[0]])),
                 "max_ratio_above_floor": rounded(float(np.max(ratio_above_floor))),
-                "max_height_sigmas": rounded(max_sigmas), "spike_point_fraction": rounded(found.count / n, 3)}
+                "max_height_sigmas": rounded(max_sigmas), "spike_event_fraction": rounded(found.count / n, 3)}
     confidence = 0.55 + 0.25 * ramp(max_sigmas, t.min_sigmas, 4 * t.min_sigmas) + 0.2 * ramp(
         float(np.max(ratio_above_floor)), t.spike_ratio, 4 * t.spike_ratio)
     where = ", ".join(str(step) for step in evidence["spike_steps"][:5])

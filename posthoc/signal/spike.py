@@ -13,22 +13,24 @@ def recovered_spikes(values: np.ndarray, level: np.ndarray, needed: np.ndarray, 
                      recover_fraction: float) -> tuple[np.ndarray, int]:
     """Peaks of upward excursions above `level` by more than `needed` that recover (the median of the next
     `window` points falls back below level + recover_fraction x height), one per event (points within 3 of
-    each other), and how many points stood that high at all. The first `skip` points are never spikes."""
+    each other), and how many such events stood that high at all: one bad batch can hold the loss up for a few points,
+    batch noise crosses the bar one point at a time. The first `skip` points are never spikes."""
     n, dev = len(values), values - level
     candidate = (dev > needed) & (dev > 0)
     candidate[:skip] = False
     index = np.flatnonzero(candidate)
     if not len(index):
         return index, 0
+    events = 1 + int(np.sum(np.diff(index) > 3))
     ahead = np.lib.stride_tricks.sliding_window_view(np.pad(values, (0, window), mode="edge"), window)
     after = np.median(ahead[np.minimum(index + 1, n)], axis=1)
     index = index[(after <= level[index] + recover_fraction * dev[index]) & (index + 2 < n)]
     if not len(index):
-        return index, int(candidate.sum())
+        return index, events
     event_id = np.concatenate([[0], np.cumsum(np.diff(index) > 3)])
     order = np.lexsort((-dev[index], event_id))
     first_of_event = np.concatenate([[True], event_id[order][1:] != event_id[order][:-1]])
-    return index[order][first_of_event], int(candidate.sum())
+    return index[order][first_of_event], events
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class Spikes:
     """Recovered upward jumps of a series above its running level (see `spikes`): loss_spikes' measurements."""
 
     peaks: np.ndarray  # index of each event's peak: recovered, and apart from the noise's own tail
-    count: int  # how many points stood that high at all
+    count: int  # how many events (points within 3 of each other) stood that high at all
     level: np.ndarray  # the running level: a centered rolling median
     dev: np.ndarray  # values - level
     sigmas: np.ndarray  # dev in local robust sigmas (local_sigma), floored at float rounding of the level
