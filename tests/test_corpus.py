@@ -119,8 +119,8 @@ def test_checks_reject_a_run_that_does_not_show_the_label():
 
 
 def test_a_small_batch_run_that_memorizes_is_not_labelled_noisy():
-    # batch 1 on breast_cancer: the val loss ends 90% above its minimum; that run is overfitting as well, so the
-    # noisy label's check rejects it and the corpus draws another
+    # batch 1 on breast_cancer: the val loss ends 1.6x its best 5-point level; that run is overfitting as well, so
+    # the noisy label's check rejects it and the corpus draws another
     made = recipe("noisy_small_batch", 21, "test")
     assert made.config.batch_size == 1
     why = check(made, train(made.config))

@@ -369,8 +369,9 @@ def _underfitting(c: Case) -> str | None:
 def _noisy(c: Case) -> str | None:
     """Scatter around the 25-point rolling median >= 0.8 of the level (batch 1-8 on these loops; batch >= 16
     stays below 0.65), around a trend that falls: the end of a 51-point rolling median <= 70% of the first
-    25 points, and the trend at 90% of the run <= 80% of the trend at 30% (still falling late); val within 12% of
-    its minimum, the healthy bar (a memorizing run is overfitting, whatever its batch size)."""
+    25 points, and the trend at 90% of the run <= 80% of the trend at 30% (still falling late); val's last tenth
+    under 1.5x its best 5-point rolling median (a memorizing run is overfitting, whatever its batch size; single val
+    points scatter with the weights of a small batch, so 15-30% above their lowest is still noise)."""
     loss = c.loss[: int(np.argmax(~np.isfinite(c.loss)))] if not np.isfinite(c.loss).all() else c.loss
     if len(loss) < 60:
         return "too few finite points"
@@ -382,8 +383,11 @@ def _noisy(c: Case) -> str | None:
     trend = rolling_median(loss, max(25, len(loss) // 10))
     if trend[int(0.9 * len(trend))] > 0.8 * trend[int(0.3 * len(trend))]:
         return "trend flat after early convergence: noise around a level, not around a falling trend"
-    if (rise := val_rise(c.h)) is not None and rise[0] > 0.12:
-        return f"val rises {rise[0]:.2f} from its minimum (overfitting)"
+    val = role_series(c.h, "val_loss")
+    if val is not None and len(val[1]) >= 5 and np.isfinite(val[1]).all():
+        best, final = max(float(rolling_median(val[1], 5).min()), 0.02 * c.chance), level(val[1], 0.9, 1.0)
+        if final > 1.5 * best:
+            return f"val ends {final / best:.2f}x its best level (overfitting)"
     return None
 
 
