@@ -1,7 +1,7 @@
 """plateau: the training loss stopped improving (or never started) while still far from converged.
 
 Why it matters: the steps of a stall are wasted (an lr far too low, saturated units, a saddle, a schedule that
-decayed too early). `kind`: never_learned (net drop under 5% of a loss bounded by 0 and no significant rise, or
+decayed too early). `kind`: never_learned (net drop under 10% of a loss bounded by 0 and no significant rise, or
 within its noise while val, if logged, did not learn either), too_slow (its last third still falling at a straight
 line's pace, having removed under half its initial loss or, without a natural zero, without slowing down),
 lr_collapsed (the lr sat near 0 for a long window while the loss was high, or fell again after), stalled (a long flat
@@ -47,10 +47,10 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     (lr_ratio, window), (start, end, later_drop) = low_window(lr, t.lr_collapse), (0, len(p.trend_steps) - 1, 0.0)
     slow = 0 < p.removed < t.max_removed if p.natural_zero else p.drop_sigmas > 0 and p.falls_straight()  # not rose
     val = profile(roles.get("val_loss"), 5)  # a train loss within its noise never learned unless val did
-    if p.unmoved or (p.within_noise and not (val is not None and val.learned)):
-        kind, margin = "never_learned", p.unmoved_margin
-    elif slow and p.still_falling(t.min_pace):
+    if slow and p.still_falling(t.min_pace):  # still falling at a straight line's pace: slow, not stuck
         kind, margin = "too_slow", ramp(-p.removed, -t.max_removed, -0.1) if p.natural_zero else 0.0  # how far: unknown
+    elif p.unmoved or (p.within_noise and not (val is not None and val.learned)):
+        kind, margin = "never_learned", p.unmoved_margin
     elif len(p.values) < t.min_points_stall:
         return []
     elif window is not None and (window[1] - window[0]) / p.span >= t.min_length:

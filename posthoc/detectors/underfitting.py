@@ -50,7 +50,7 @@ class Thresholds:
 def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     train, val = roles.get("train_loss"), roles.get("val_loss")
     pt, pv = profile(train, t.min_points), profile(val, t.min_points)
-    # no net progress (beyond its noise, or 5% of it) is plateau's never_learned, not a converged level
+    # no net progress (beyond its noise, or 10% of it) is plateau's never_learned, not a converged level
     if pt is None or pv is None or not pt.natural_zero or not pt.learned:
         return []
     level_ratio = pt.tail / pt.head

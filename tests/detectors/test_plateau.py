@@ -72,6 +72,17 @@ def test_stuck_at_the_class_prior_with_a_smooth_curve_never_learned(analyze, see
     assert finding(d, "overfitting") is None and finding(d, "underfitting") is None
 
 
+def test_stuck_net_that_fit_only_an_imbalanced_class_prior_never_learned(analyze):
+    # breast_cancer is 63/37: a deep tanh stack stuck at its tiny init still fits the prior through its output layer,
+    # ln 2 = 0.69 to ~0.65, 7% of the loss; that is no practical learning (under 10%), not underfitting at 93%
+    config = TrainConfig(dataset="breast_cancer", depth=5, activation="tanh", init_scale=0.05, lr=0.03, steps=800,
+                         val_every=20, seed=2)
+    d = analyze("prior-imbalanced", config)
+    f = finding(d, "plateau")
+    assert f is not None and d.primary == "plateau" and f.evidence["kind"] == "never_learned"
+    assert 0.05 <= f.evidence["removed_fraction"] < 0.1 and finding(d, "underfitting") is None
+
+
 def test_batch_of_one_run_that_learned_is_not_never_learned(analyze):
     # one example per step: the first few points scatter over most of the loss's range, so the drop from them is
     # within one point's noise, yet the loss fell from chance (ln 2 = 0.69) to under a third of it
