@@ -1,12 +1,11 @@
 """plateau: the training loss stopped improving (or never started) while still far from converged.
 
-Why it matters: the steps of a stall are wasted (an lr far too low, saturated units, a saddle, a schedule that
-decayed too early). `kind`: never_learned (net drop under 10% of a loss bounded by 0 and no significant rise, or
-within its noise while val, if logged, did not learn either), too_slow (its last third still falling at a straight
-line's pace, having removed under half its initial loss or, without a natural zero, without slowing down),
-lr_collapsed (the lr sat near 0 for a long window while the loss was high, or fell again after), stalled (a long flat
-stretch later escaped). Not underfitting (progress that levelled off high) nor vanishing_gradients (the grad norm
-collapsed: the cause). Known false positives: fine-tuning runs that start at their optimum.
+Why it matters: a stall wastes its steps (lr far too low, saturated units, a saddle, early decay). `kind`: too_slow
+(last third still falling at a straight line's pace, having removed under half its initial loss or, with no natural
+zero, not slowing down), never_learned (net drop under 10% of a loss bounded by 0 without a significant rise; or within
+its noise, or below 0 within 2 sigmas with val logged, while val did not learn), lr_collapsed (lr near 0 for long while
+the loss was high, or fell again after), stalled (a long flat stretch later escaped). Not underfitting (progress that
+levelled off high) nor vanishing_gradients (grad norm collapsed). Known false positives: fine-tunes starting at optimum.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import numpy as np
 from posthoc.detectors.base import finding, plateau_advice, plateau_message, rounded
 from posthoc.model import Finding, Run
 from posthoc.roles import Roles
-from posthoc.signal import escaped_stall, low_window, profile, ramp, ramping_up, window_stall
+from posthoc.signal import SIGNIFICANT, escaped_stall, low_window, profile, ramp, ramping_up, window_stall
 
 PATTERN, SEVERITY = "plateau", "warning"
 REQUIRES: tuple[str, ...] = ("train_loss",)
@@ -47,9 +46,10 @@ def detect(run: Run, roles: Roles, t: Thresholds) -> list[Finding]:
     (lr_ratio, window), (start, end, later_drop) = low_window(lr, t.lr_collapse), (0, len(p.trend_steps) - 1, 0.0)
     slow = 0 < p.removed < t.max_removed if p.natural_zero else p.drop_sigmas > 0 and p.falls_straight()  # not rose
     val = profile(roles.get("val_loss"), 5)  # a train loss within its noise never learned unless val did
+    quiet = p.within_noise or not p.natural_zero and abs(p.drop_sigmas) <= SIGNIFICANT and val is not None
     if slow and p.still_falling(t.min_pace):  # still falling at a straight line's pace: slow, not stuck
         kind, margin = "too_slow", ramp(-p.removed, -t.max_removed, -0.1) if p.natural_zero else 0.0  # how far: unknown
-    elif p.unmoved or (p.within_noise and not (val is not None and val.learned)):
+    elif p.unmoved or (quiet and not (val is not None and val.learned)):
         kind, margin = "never_learned", p.unmoved_margin
     elif len(p.values) < t.min_points_stall:
         return []

@@ -158,6 +158,18 @@ def test_batch_of_one_offset_run_that_slows_down_is_not_too_slow(analyze):
     assert finding(d, "plateau") is None and d.primary == "noisy_small_batch"
 
 
+@pytest.mark.parametrize("dataset", ["breast_cancer", "wine"])
+def test_stuck_run_with_an_offset_loss_that_drifted_a_sigma_never_learned(analyze, dataset):
+    # an NLL-like offset hides how little of the loss went (no 10% to measure): the drop is 0.9-1.2 point sigmas,
+    # past "within its noise", while val did not learn at all; within 2 sigmas with val flat, it never learned
+    config = TrainConfig(dataset=dataset, depth=5, activation="tanh", init_scale=0.05, lr=0.03, steps=800,
+                         val_every=20, loss_offset=-2.0, seed=2)
+    d = analyze(f"stuck-offset-drift-{dataset}", config)
+    f = finding(d, "plateau")
+    assert f is not None and d.primary == "plateau" and f.evidence["kind"] == "never_learned"
+    assert 0.8 < f.evidence["drop_noise_sigmas"] <= 2
+
+
 def test_noisy_run_whose_few_first_points_sat_high_never_learned(analyze):
     # momentum at lr 5e-7: the first 5 points sit 6% above the end, under one point's noise, while the first 10%
     # of the run is level with the last 10%; neither "learned" nor still falling: it never moved
