@@ -69,7 +69,7 @@ SUPPRESSED_BY: dict[str, tuple[str, ...]] = {
     "oscillation": ("divergence", "noisy_small_batch", "loss_spikes"),
     "divergence": ("oscillation",),
     "loss_spikes": ("divergence", "oscillation", "noisy_small_batch"),
-    "overfitting": ("vanishing_gradients", "divergence", "exploding_gradients"),
+    "overfitting": ("vanishing_gradients", "divergence", "exploding_gradients", "plateau"),
 }
 
 
@@ -148,6 +148,8 @@ def _explains(other: Finding, f: Finding, cycle: float | None = None) -> bool:
         return False
     if (other.pattern, f.pattern) == ("plateau", "underfitting"):  # a run that never converged did not converge high
         return other.evidence.get("kind") in ("never_learned", "too_slow", "lr_collapsed")
+    if (other.pattern, f.pattern) == ("plateau", "overfitting"):  # a train loss that never learned did not keep falling
+        return other.evidence.get("kind") == "never_learned"
     if {other.pattern, f.pattern} == {"divergence", "oscillation"}:
         div, osc = (other, f) if other.pattern == "divergence" else (f, other)
         return _swinging(div.evidence, osc.evidence) == (other.pattern == "oscillation")

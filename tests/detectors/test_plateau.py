@@ -170,6 +170,17 @@ def test_stuck_run_with_an_offset_loss_that_drifted_a_sigma_never_learned(analyz
     assert 0.8 < f.evidence["drop_noise_sigmas"] <= 2
 
 
+def test_a_stuck_run_whose_val_wiggles_is_not_overfitting(analyze):
+    # a deep tanh stack stuck at chance, logged with an offset every 5 steps: val ends 0.01 above its lowest
+    # point, a rise in units of the nothing it learned; a train loss that never learned did not "keep falling"
+    config = TrainConfig(dataset="digits", depth=6, activation="tanh", init_scale=0.0661, lr=0.0299, batch_size=64,
+                         steps=1670, log_every=5, val_every=5, loss_offset=-5.0, seed=4289000139)
+    d = analyze("stuck-val-wiggle", config)
+    f = finding(d, "plateau")
+    assert f is not None and f.evidence["kind"] == "never_learned"
+    assert finding(d, "overfitting") is None and d.primary == "plateau"
+
+
 def test_noisy_run_whose_few_first_points_sat_high_never_learned(analyze):
     # momentum at lr 5e-7: the first 5 points sit 6% above the end, under one point's noise, while the first 10%
     # of the run is level with the last 10%; neither "learned" nor still falling: it never moved
