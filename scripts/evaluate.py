@@ -73,8 +73,8 @@ def summarize(rows: list[dict]) -> dict:
 
 
 def holdout(split: str, family: str) -> str:
-    """`--by holdout`: dev, test runs of the families no detector had been run on when they were added
-    (NEW_HELD_OUT_FAMILIES), and the other test runs (families, dataset and optimizer held out from the start)."""
+    """`--by holdout`: dev, test runs of the families never scored before the latest round
+    (NEW_HELD_OUT_FAMILIES), and the other test runs (earlier held-out families, dataset and optimizer)."""
     return split if split != "test" else "test-new-families" if family in NEW_HELD_OUT_FAMILIES else "test-first"
 
 

@@ -19,6 +19,7 @@ from corpus.recipes import (
     LABELS,
     LABELS_TAG,
     NEW_HELD_OUT_FAMILIES,
+    SECOND_HELD_OUT_FAMILIES,
     SPLIT_TAG,
     Recipe,
     recipe,
@@ -86,6 +87,8 @@ FAULTS = [
     ("oscillation/momentum_mlp_large_lr", lambda c: dataclasses.replace(c, lr=c.lr / 100)),
     ("plateau/random_labels", lambda c: dataclasses.replace(c, label_noise=0.0)),
     ("underfitting/few_features", lambda c: dataclasses.replace(c, features=0)),
+    ("plateau/lr_collapse", lambda c: dataclasses.replace(c, schedule="constant")),
+    ("divergence/warmup_past_stable", lambda c: dataclasses.replace(c, lr=c.lr / 100)),
 ]
 
 
@@ -97,7 +100,7 @@ def test_an_injected_fault_shows_in_the_data_and_goes_when_removed(family, remov
     assert check(fixed, train(fixed.config)) is not None
 
 
-@pytest.mark.parametrize("family", sorted(NEW_HELD_OUT_FAMILIES))
+@pytest.mark.parametrize("family", sorted(SECOND_HELD_OUT_FAMILIES | NEW_HELD_OUT_FAMILIES))
 def test_each_new_held_out_family_shows_its_label_and_only_in_test_runs(family):
     label = family.split("/")[0]
     assert family in HELD_OUT_FAMILIES and all(recipe(label, seed).family != family for seed in range(40))

@@ -259,7 +259,7 @@ def _plateau(c: Case) -> str | None:
     family = c.recipe.family.split("/")[1]
     if family == "saddle":
         return _stall_escaped(c)
-    if family == "lr_schedule":
+    if family in ("lr_schedule", "lr_collapse"):
         return _lr_starved(c)
     return _never_learned(c)
 
