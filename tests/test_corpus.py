@@ -168,8 +168,9 @@ def test_tiny_corpus_builds_with_checked_labels_and_scores_per_split(tmp_path):
     rows, _ = evaluate.evaluate(db, "corpus")
     assert len(rows) == 6 and {r["split"] for r in rows} == {"dev", "test"}
     assert all((r["holdout"] == "dev") == (r["split"] == "dev") for r in rows)
-    assert evaluate.holdout("test", "plateau/random_labels") == "test-new-families"
+    assert evaluate.holdout("test", "plateau/lr_collapse") == "test-new-families"
     assert evaluate.holdout("test", "plateau/lr_too_small") == "test-first" == evaluate.holdout("test", "healthy/tabular")
+    assert evaluate.holdout("test", "plateau/random_labels") == "test-first"  # a previous round's family, scored since
     dev = evaluate.summarize([r for r in rows if r["split"] == "dev"])
     assert dev["runs"] == 3 and dev["healthy_runs"] == 1 and dev["problem_runs"] == 2
 
