@@ -9,6 +9,11 @@ import numpy as np
 from posthoc.signal.stats import apart_from_tail, local_sigma, rolling_median
 
 
+def event_ids(index: np.ndarray) -> np.ndarray:
+    """Which event each of the sorted point indexes belongs to: points within 3 of each other are one event."""
+    return np.concatenate([[0], np.cumsum(np.diff(index) > 3)])
+
+
 def recovered_spikes(values: np.ndarray, level: np.ndarray, needed: np.ndarray, skip: int, window: int,
                      recover_fraction: float) -> tuple[np.ndarray, int]:
     """Peaks of upward excursions above `level` by more than `needed` that recover (the median of the next
@@ -21,13 +26,13 @@ def recovered_spikes(values: np.ndarray, level: np.ndarray, needed: np.ndarray, 
     index = np.flatnonzero(candidate)
     if not len(index):
         return index, 0
-    events = 1 + int(np.sum(np.diff(index) > 3))
+    events = int(event_ids(index)[-1]) + 1
     ahead = np.lib.stride_tricks.sliding_window_view(np.pad(values, (0, window), mode="edge"), window)
     after = np.median(ahead[np.minimum(index + 1, n)], axis=1)
     index = index[(after <= level[index] + recover_fraction * dev[index]) & (index + 2 < n)]
     if not len(index):
         return index, events
-    event_id = np.concatenate([[0], np.cumsum(np.diff(index) > 3)])
+    event_id = event_ids(index)
     order = np.lexsort((-dev[index], event_id))
     first_of_event = np.concatenate([[True], event_id[order][1:] != event_id[order][:-1]])
     return index[order][first_of_event], events
